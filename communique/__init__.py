@@ -1,0 +1,1 @@
+"""Communiqué: security-cooperation statements in, analysis-ready tables out."""

@@ -1,0 +1,153 @@
+"""`communique`: the command line. Heavy imports (Prefect, polars) happen inside commands
+so that `communique --help` answers at once."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from communique.settings import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
+
+
+def prefect_defaults() -> None:
+    """Settings that suit an offline batch job, unless the user has set them."""
+    # No telemetry: the machines this runs on are often offline, and it only logs errors.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A cold embedded server (database migrations) can take ~25 s on a small machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def preflight(raw_dir: Path, out_dir: Path, taxonomy: Path | None) -> None:
+    """Refuse at once, with one clear line, what cannot run (before Prefect starts)."""
+    from communique.lexicon import DEFAULT_LEXICON_PATH, LexiconError, load_lexicon
+
+    if not raw_dir.is_dir():
+        fail(f"raw directory {raw_dir} does not exist or is not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        fail(f"output directory {out_dir} is not writable: {exc.strerror or exc}")
+    try:
+        load_lexicon(taxonomy or DEFAULT_LEXICON_PATH)
+    except (LexiconError, OSError) as exc:
+        fail(f"lexicon {taxonomy or DEFAULT_LEXICON_PATH} is broken:\n{exc}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Turn security-cooperation statements into validated, analysis-ready tables."""
+
+
+path_option = click.Path(path_type=Path)
+
+
+@main.command()
+@click.option(
+    "--raw-dir",
+    type=path_option,
+    default=DEFAULT_RAW_DIR,
+    show_default=True,
+    help="Folder of statements (.txt, .md, .html), read recursively.",
+)
+@click.option(
+    "--out-dir",
+    type=path_option,
+    default=DEFAULT_OUT_DIR,
+    show_default=True,
+    help="Folder the Parquet tables are written to.",
+)
+@click.option(
+    "--taxonomy",
+    type=path_option,
+    default=None,
+    help="Theme lexicon (TOML); default config/themes.toml.",
+)
+@click.option("--full-refresh", is_flag=True, help="Reprocess every file, not only changed ones.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Documents per batch (bounds memory).",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another run on the same out-dir before failing.",
+)
+def run(raw_dir, out_dir, taxonomy, full_refresh, batch_size, lock_timeout) -> None:
+    """Run the process-statements flow once and print a summary."""
+    preflight(raw_dir, out_dir, taxonomy)
+    prefect_defaults()
+    from communique.summary import RunSummary, render_text
+    from flows.process_statements import process_statements
+
+    try:
+        result = process_statements(
+            raw_dir=raw_dir,
+            out_dir=out_dir,
+            taxonomy=taxonomy,
+            full_refresh=full_refresh,
+            batch_size=batch_size,
+            lock_timeout_s=lock_timeout,
+        )
+    except Exception as exc:  # the flow has logged the details; the user gets one line
+        fail(f"run failed: {type(exc).__name__}: {exc}")
+    click.echo(render_text(RunSummary(**result)))
+
+
+@main.group()
+def taxonomy() -> None:
+    """Work with theme lexicon files."""
+
+
+@taxonomy.command("check")
+@click.argument("path", type=path_option, required=False)
+def taxonomy_check(path: Path | None) -> None:
+    """Validate a lexicon file (default config/themes.toml)."""
+    from communique.lexicon import DEFAULT_LEXICON_PATH, check_lexicon
+
+    path = path or DEFAULT_LEXICON_PATH
+    if not path.is_file():
+        fail(f"{path} does not exist")
+    problems = check_lexicon(path)
+    for problem in problems:
+        click.echo(f"{path}:{problem.line or '?'}: {problem.message}", err=True)
+    if problems:
+        fail(f"{len(problems)} problem(s) in {path}")
+    click.echo(f"{path}: ok")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Fail if docs/data-dictionary.md is stale.")
+def dictionary(check: bool) -> None:
+    """Write docs/data-dictionary.md from the pandera models."""
+    from communique.settings import PROJECT_ROOT
+    from schemas.dictionary import render_markdown
+
+    target = PROJECT_ROOT / "docs" / "data-dictionary.md"
+    text = render_markdown()
+    if check:
+        if not target.is_file() or target.read_text() != text:
+            fail(f"{target} is stale: run `communique dictionary`")
+        click.echo(f"{target}: up to date")
+        return
+    target.write_text(text)
+    click.echo(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""The output folder: snapshots of all tables, published atomically.
+
+Layout of ``out_dir``::
+
+    _snapshots/<run_id>/<table>/part-*.parquet   one complete set of tables per run
+    _snapshots/<run_id>/_manifest.json           what the snapshot holds (files, row counts)
+    current -> _snapshots/<run_id>               the published snapshot (a symlink)
+    <table> -> current/<table>                   stable paths for BI tools and DuckDB
+    .communique.lock                             held by the run that is writing
+
+A run builds its snapshot under ``_snapshots/<run_id>.partial`` and only then renames it
+and swaps ``current`` with one atomic ``rename(2)`` of a symlink. A reader therefore sees
+either the previous snapshot or the new one, never a half-written file and never tables
+of two different runs; a process killed at any moment leaves ``current`` on the last
+complete snapshot, and the next run sweeps the leftovers. Files of document parts that
+did not change are hard links to the previous snapshot, so publishing costs little.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+
+from schemas import DOCUMENT_TABLES, TABLES, empty_frame
+from schemas.dictionary import parquet_metadata
+
+SNAPSHOTS = "_snapshots"
+CURRENT = "current"
+MANIFEST = "_manifest.json"
+LOCK_FILE = ".communique.lock"
+PARTIAL_SUFFIX = ".partial"
+KEEP_SNAPSHOTS = 3  # older readers may still hold the previous ones open
+# snappy: the codec every BI reader (Power BI, Tableau, Spark, DuckDB) reads
+PARQUET_COMPRESSION = "snappy"
+
+
+class OutDirBusy(RuntimeError):
+    """Another run holds the lock on the output folder."""
+
+
+def current_snapshot(out_dir: Path) -> Path | None:
+    link = out_dir / CURRENT
+    if not link.is_symlink():
+        return None
+    target = link.resolve()
+    return target if (target / MANIFEST).is_file() else None
+
+
+def read_manifest(out_dir: Path) -> dict | None:
+    snapshot = current_snapshot(out_dir)
+    if snapshot is None:
+        return None
+    return json.loads((snapshot / MANIFEST).read_text())
+
+
+def table_files(snapshot: Path | None, table: str) -> list[Path]:
+    if snapshot is None or not (snapshot / table).is_dir():
+        return []
+    return sorted((snapshot / table).glob("*.parquet"))
+
+
+def read_table(out_dir: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """The table as currently published (an empty frame with the contract when none)."""
+    files = table_files(current_snapshot(out_dir), table)
+    if not files:
+        frame = empty_frame(table)
+        return frame.select(columns) if columns else frame
+    return pl.read_parquet(files, columns=columns)
+
+
+@contextmanager
+def exclusive_lock(out_dir: Path, timeout_s: float) -> Iterator[None]:
+    """Hold an flock on the output folder; wait up to ``timeout_s`` for another run.
+
+    flock is released by the kernel when the holder dies, so a killed run never leaves a
+    stale lock behind.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(out_dir / LOCK_FILE, "a+")
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise OutDirBusy(
+                        f"another run is writing to {out_dir} ({holder}); waited "
+                        f"{timeout_s:g} s. Retry when it has finished."
+                    ) from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(
+            f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+        )
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SnapshotWriter:
+    """Builds the next snapshot of ``out_dir``; nothing is visible until ``publish``."""
+
+    def __init__(self, out_dir: Path, run_id: str):
+        self.out_dir = out_dir
+        self.run_id = run_id
+        self.previous = current_snapshot(out_dir)
+        self.final = out_dir / SNAPSHOTS / run_id
+        self.staging = out_dir / SNAPSHOTS / f"{run_id}{PARTIAL_SUFFIX}"
+        self._sweep_leftovers()
+        for table in TABLES:
+            (self.staging / table).mkdir(parents=True, exist_ok=True)
+
+    def _sweep_leftovers(self) -> None:
+        """Remove what killed runs left: unfinished snapshots and stray temp links."""
+        root = self.out_dir / SNAPSHOTS
+        root.mkdir(parents=True, exist_ok=True)
+        for child in root.iterdir():
+            if child.name.endswith(PARTIAL_SUFFIX):
+                shutil.rmtree(child, ignore_errors=True)
+        for stray in self.out_dir.glob(f".{CURRENT}.*"):
+            stray.unlink(missing_ok=True)
+
+    # -- writing -------------------------------------------------------------------
+    def write_part(self, table: str, part: str, frame: pl.DataFrame) -> Path:
+        path = self.staging / table / f"{part}.parquet"
+        frame.write_parquet(path, compression=PARQUET_COMPRESSION, metadata=parquet_metadata(table))
+        return path
+
+    def link_part(self, table: str, source: Path) -> None:
+        """Carry a previous part over unchanged (a hard link: no copy, no rewrite)."""
+        target = self.staging / table / source.name
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+
+    def previous_parts(self) -> dict[str, list[str]]:
+        """Previous document part name -> the doc_ids it holds."""
+        parts: dict[str, list[str]] = {}
+        for path in table_files(self.previous, "documents"):
+            parts[path.stem] = pl.read_parquet(path, columns=["doc_id"])["doc_id"].to_list()
+        return parts
+
+    def previous_part(self, table: str, part: str) -> Path:
+        return self.previous / table / f"{part}.parquet"
+
+    def previous_table(self, table: str) -> pl.DataFrame:
+        files = table_files(self.previous, table)
+        return pl.read_parquet(files) if files else empty_frame(table)
+
+    # -- publishing ----------------------------------------------------------------
+    def _ensure_every_table_has_a_file(self) -> None:
+        for table in TABLES:
+            if not any((self.staging / table).glob("*.parquet")):
+                self.write_part(table, "part-empty", empty_frame(table))
+
+    def manifest(self, extra: dict) -> dict:
+        tables = {}
+        for table in TABLES:
+            files = sorted((self.staging / table).glob("*.parquet"))
+            rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
+            tables[table] = {"files": [f"{table}/{f.name}" for f in files], "rows": rows}
+        return {"run_id": self.run_id, "tables": tables, **extra}
+
+    def publish(self, extra_manifest: dict) -> Path:
+        """Make the staged snapshot the current one, atomically."""
+        self._ensure_every_table_has_a_file()
+        manifest = self.manifest(extra_manifest)
+        (self.staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        for table in TABLES:
+            for path in (self.staging / table).iterdir():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+            _fsync_dir(self.staging / table)
+        _fsync_dir(self.staging)
+        os.replace(self.staging, self.final)
+        temporary_link = self.out_dir / f".{CURRENT}.{self.run_id}"
+        temporary_link.symlink_to(Path(SNAPSHOTS) / self.run_id)
+        os.replace(temporary_link, self.out_dir / CURRENT)
+        _fsync_dir(self.out_dir)
+        self._ensure_table_links()
+        self._drop_old_snapshots()
+        return self.final
+
+    def abandon(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _ensure_table_links(self) -> None:
+        for table in TABLES:
+            link = self.out_dir / table
+            if not link.is_symlink():
+                if link.exists():
+                    raise RuntimeError(f"{link} exists and is not the table link; move it away")
+                link.symlink_to(Path(CURRENT) / table)
+
+    def _drop_old_snapshots(self) -> None:
+        done = sorted(
+            p
+            for p in (self.out_dir / SNAPSHOTS).iterdir()
+            if p.is_dir() and not p.name.endswith(PARTIAL_SUFFIX)
+        )
+        for old in done[:-KEEP_SNAPSHOTS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def carry_over_all(writer: SnapshotWriter, tables: tuple[str, ...] = DOCUMENT_TABLES) -> None:
+    """Link every previous part of ``tables`` into the new snapshot."""
+    for table in tables:
+        for path in table_files(writer.previous, table):
+            if path.stem != "part-empty":
+                writer.link_part(table, path)
+
+
+def scan_snapshot(snapshot: Path) -> dict[str, pl.LazyFrame]:
+    """Lazy scans of every table of a snapshot folder (published or staged)."""
+    return {
+        table: pl.scan_parquet(files)
+        if (files := table_files(snapshot, table))
+        else empty_frame(table).lazy()
+        for table in TABLES
+    }

@@ -1,0 +1,207 @@
+"""Flow `process-statements`: raw statements in, validated Parquet tables out.
+
+discover -> plan -> (per batch) read and decode -> extract text -> segment -> classify
+-> validate -> write -> carry over unchanged documents -> publish the snapshot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+from communique.lexicon import DEFAULT_LEXICON_PATH, Lexicon
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import DirectoryPath, Field, FilePath
+from tasks.classify import classify
+
+from communique.settings import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
+from communique.store import SnapshotWriter, exclusive_lock, read_manifest, scan_snapshot
+from communique.summary import RunSummary, publish_artifacts, summarise_snapshot
+from schemas import conform
+from tasks.batch import REJECT_COLUMNS, BatchResult
+from tasks.carry_over import carry_over
+from tasks.prefect_tasks import (
+    classify_themes,
+    discover_files,
+    extract_text,
+    load_taxonomy,
+    plan_run,
+    read_and_decode,
+    segment_paragraphs,
+    validate_tables,
+    write_batch,
+)
+from tasks.validate import consistency_problems
+
+# Batches in flight at once: each holds a batch of frames in memory, so this (with
+# batch_size) bounds the run's memory whatever the corpus size.
+PARALLEL_BATCHES = 2
+
+
+def new_run_id(started_at: datetime) -> str:
+    return f"{started_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+
+
+def _batches(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+    return [frame.slice(offset, size) for offset in range(0, frame.height, size)]
+
+
+@flow(
+    name="process-statements",
+    task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_BATCHES),
+    validate_parameters=True,
+)
+def process_statements(
+    raw_dir: DirectoryPath = DEFAULT_RAW_DIR,
+    out_dir: Path = DEFAULT_OUT_DIR,
+    taxonomy: FilePath | None = None,
+    full_refresh: bool = False,
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000,
+    max_file_bytes: Annotated[int, Field(ge=1)] = 50_000_000,
+    lock_timeout_s: Annotated[float, Field(ge=0)] = 60.0,
+) -> dict:
+    """Turn the statements below `raw_dir` into validated tables under `out_dir`."""
+    logger = get_run_logger()
+    started_at = datetime.now(UTC)
+    run_id = new_run_id(started_at)
+    raw_dir, out_dir = Path(raw_dir).resolve(), Path(out_dir).resolve()
+    lexicon = load_taxonomy(Path(taxonomy or DEFAULT_LEXICON_PATH))
+    with exclusive_lock(out_dir, lock_timeout_s):
+        writer = SnapshotWriter(out_dir, run_id)
+        try:
+            summary = _build_snapshot(
+                writer, raw_dir, lexicon, full_refresh, batch_size, max_file_bytes, started_at
+            )
+        except BaseException as exc:
+            writer.abandon()
+            _record_failed_run(out_dir, run_id, started_at, full_refresh, lexicon, exc)
+            logger.error("run %s failed: %s", run_id, exc)
+            raise
+    logger.info(
+        "run %s: %d files seen, %d documents written, %d unchanged, %d deleted, %d rejected; "
+        "%d documents and %d paragraphs in the tables",
+        run_id,
+        summary.files_seen,
+        summary.documents_written,
+        summary.documents_unchanged,
+        summary.documents_deleted,
+        summary.files_rejected,
+        summary.documents_total,
+        summary.paragraphs_total,
+    )
+    publish_artifacts(summary)
+    return asdict(summary)
+
+
+def _build_snapshot(
+    writer: SnapshotWriter,
+    raw_dir: Path,
+    lexicon: Lexicon,
+    full_refresh: bool,
+    batch_size: int,
+    max_file_bytes: int,
+    started_at: datetime,
+) -> RunSummary:
+    run_id = writer.run_id
+    files, rejects = discover_files(raw_dir, max_file_bytes)
+    previous_manifest = read_manifest(writer.out_dir) or {}
+    taxonomy_changed = previous_manifest.get("taxonomy_version") != lexicon.version
+    plan = plan_run(
+        files,
+        writer.previous_table("documents").select(
+            "doc_id", "size_bytes", "mtime_ns", "content_sha256"
+        ),
+        full_refresh,
+    )
+
+    results: list[BatchResult] = []
+    batches = _batches(plan.to_read, batch_size)
+    for window in range(0, len(batches), PARALLEL_BATCHES):
+        futures = []
+        for number, files_batch in enumerate(batches[window : window + PARALLEL_BATCHES], window):
+            part = f"part-{run_id}-{number:05d}"
+            batch = read_and_decode.submit(part, files_batch)
+            batch = extract_text.submit(batch)
+            batch = segment_paragraphs.submit(batch)
+            batch = classify_themes.submit(batch, lexicon)
+            batch = validate_tables.submit(batch, run_id, started_at)
+            futures.append(write_batch.submit(batch, writer))
+        results.extend(future.result() for future in futures)
+
+    unchanged = pl.concat([plan.unchanged, *(r.unchanged for r in results)])
+    carried = carry_over(
+        writer, unchanged, taxonomy_changed, lambda paragraphs: classify(paragraphs, lexicon)
+    )
+    all_rejects = pl.concat([rejects.select(list(REJECT_COLUMNS)), *(r.rejects for r in results)])
+    finished_at = datetime.now(UTC)
+    writer.write_part(
+        "rejects",
+        "part-0",
+        conform(
+            "rejects",
+            all_rejects.sort("source_path").with_columns(
+                pl.lit(run_id).alias("run_id"), pl.lit(finished_at).alias("seen_at")
+            ),
+        ),
+    )
+    summary = summarise_snapshot(
+        writer.staging,
+        run_id=run_id,
+        flow_run_id=flow_run.get_id(),
+        started_at=started_at,
+        finished_at=finished_at,
+        full_refresh=full_refresh,
+        files_seen=files.height + rejects.height,
+        documents_written=sum(r.documents_written for r in results),
+        documents_unchanged=carried,
+        documents_deleted=plan.previous_doc_ids.height - carried,
+        rejects=all_rejects,
+        taxonomy_version=lexicon.version,
+    )
+    _write_runs(writer, summary.run_row())
+    problems = consistency_problems(scan_snapshot(writer.staging))
+    if problems:
+        raise RuntimeError("snapshot is inconsistent: " + "; ".join(problems))
+    writer.publish({"taxonomy_version": lexicon.version, "finished_at": finished_at})
+    return summary
+
+
+def _write_runs(writer: SnapshotWriter, row: dict) -> None:
+    runs = pl.concat([writer.previous_table("runs"), conform("runs", pl.DataFrame([row]))])
+    writer.write_part("runs", "part-0", runs.sort("started_at"))
+
+
+def _record_failed_run(
+    out_dir: Path,
+    run_id: str,
+    started_at: datetime,
+    full_refresh: bool,
+    lexicon: Lexicon,
+    error: BaseException,
+) -> None:
+    """Publish the previous tables unchanged plus a `failed` row in `runs`."""
+    writer = SnapshotWriter(out_dir, run_id)
+    try:
+        for table in ("documents", "paragraphs", "paragraph_themes", "theme_evidence", "rejects"):
+            for path in (writer.previous / table).glob("*.parquet") if writer.previous else []:
+                writer.link_part(table, path)
+        row = RunSummary.failed_row(
+            run_id=run_id,
+            flow_run_id=flow_run.get_id(),
+            started_at=started_at,
+            full_refresh=full_refresh,
+            taxonomy_version=lexicon.version,
+            error=f"{type(error).__name__}: {error}",
+        )
+        _write_runs(writer, row)
+        previous = read_manifest(out_dir) or {}
+        writer.publish({"taxonomy_version": previous.get("taxonomy_version"), "failed": True})
+    except Exception:
+        writer.abandon()
+        raise

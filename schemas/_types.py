@@ -1,0 +1,18 @@
+"""Shared column types for the table contracts.
+
+BI readers (Power BI, Tableau, Spark) choke on nanosecond or naive timestamps, so every
+timestamp is UTC with microsecond precision.
+"""
+
+import pandera.engines.polars_engine as polars_engine
+import pandera.polars as pa
+
+UtcTimestamp = polars_engine.DateTime
+UTC_MICROSECONDS = {"time_zone": "UTC", "time_unit": "us"}
+
+THEMES = ("counter_isis", "equipment_sustainment", "education", "repatriation")
+HEX_DOC_ID = r"^[0-9a-f]{16}$"
+
+
+def utc_timestamp(description: str, nullable: bool = False):
+    return pa.Field(dtype_kwargs=UTC_MICROSECONDS, nullable=nullable, description=description)

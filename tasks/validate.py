@@ -1,0 +1,117 @@
+"""Validate tables against their pandera contracts before anything is written.
+
+Row-level failures are blamed on the documents they belong to: those documents become
+rejects (`validation_failed`) and the rest of the batch goes on. A failure that is not
+about rows (a missing column, a wrong type) means the pipeline itself is broken, so it
+stops the run and no table of that run is published.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas import TABLES
+
+
+class TableValidationError(RuntimeError):
+    def __init__(self, table: str, failure_cases: pl.DataFrame):
+        self.table = table
+        self.failure_cases = failure_cases
+        shown = failure_cases.head(10).select("column", "check", "failure_case")
+        super().__init__(f"table {table} failed validation:\n{shown}")
+
+
+def _failing_rows(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Failure cases of `frame` with a row index (raises on schema-level failures)."""
+    try:
+        TABLES[table].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        if cases["index"].null_count() > 0:
+            raise TableValidationError(table, cases) from None
+        return cases
+    return pl.DataFrame(schema={"index": pl.Int32, "check": pl.String, "column": pl.String})
+
+
+def _broken_references(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """doc_id + message for documents whose tables disagree with each other."""
+    documents, paragraphs = tables["documents"], tables["paragraphs"]
+    counts = paragraphs.group_by("doc_id").agg(pl.len().cast(pl.Int32).alias("found"))
+    mismatched = (
+        documents.join(counts, on="doc_id", how="left")
+        .filter(pl.col("found").fill_null(0) != pl.col("n_paragraphs"))
+        .select("doc_id", pl.lit("n_paragraphs differs from the paragraphs written").alias("why"))
+    )
+    orphans = [
+        paragraphs.join(documents, on="doc_id", how="anti").select(
+            "doc_id", pl.lit("paragraph without a document").alias("why")
+        )
+    ]
+    keys = ["doc_id", "paragraph_index"]
+    for table in ("paragraph_themes", "theme_evidence"):
+        orphans.append(
+            tables[table]
+            .join(paragraphs, on=keys, how="anti")
+            .select("doc_id", pl.lit(f"{table} row without a paragraph").alias("why"))
+        )
+    return pl.concat([mismatched, *orphans]).unique("doc_id")
+
+
+def validate_batch(tables: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """Return the valid part of each document table and rejects for the invalid documents."""
+    blamed = [_broken_references(tables)]
+    for table, frame in tables.items():
+        cases = _failing_rows(table, frame)
+        if cases.height:
+            rows = frame.with_row_index("index").join(
+                cases.select(pl.col("index").cast(pl.UInt32), "column", "check"), on="index"
+            )
+            blamed.append(
+                rows.select(
+                    "doc_id",
+                    pl.format("{}: {} failed {}", pl.lit(table), "column", "check").alias("why"),
+                )
+            )
+    bad = pl.concat(blamed).group_by("doc_id").agg(pl.col("why").unique().sort().str.join("; "))
+    if bad.is_empty():
+        return tables, pl.DataFrame(
+            schema={"source_path": pl.String, "reason": pl.String, "detail": pl.String}
+        )
+    rejects = (
+        tables["documents"]
+        .join(bad, on="doc_id")
+        .select(
+            "source_path",
+            pl.lit("validation_failed").alias("reason"),
+            pl.format("output failed its table contract: {}", "why").alias("detail"),
+        )
+    )
+    valid = {name: frame.join(bad, on="doc_id", how="anti") for name, frame in tables.items()}
+    return valid, rejects
+
+
+def consistency_problems(tables: dict[str, pl.LazyFrame]) -> list[str]:
+    """Cross-table checks over a whole snapshot (scanned lazily, a few columns only)."""
+    documents = tables["documents"].select("doc_id", "n_paragraphs")
+    paragraphs = tables["paragraphs"].select("doc_id", "paragraph_index")
+    themes = tables["paragraph_themes"].select("doc_id", "paragraph_index")
+    counts = paragraphs.group_by("doc_id").agg(pl.len().alias("found"))
+    checks = {
+        "duplicate doc_id in documents": documents.group_by("doc_id")
+        .len()
+        .filter(pl.col("len") > 1),
+        "paragraphs whose document is missing": paragraphs.join(documents, on="doc_id", how="anti"),
+        "documents whose n_paragraphs differs from their paragraphs": documents.join(
+            counts, on="doc_id", how="left"
+        ).filter(pl.col("found").fill_null(0) != pl.col("n_paragraphs")),
+        "theme rows whose paragraph is missing": themes.join(
+            paragraphs, on=["doc_id", "paragraph_index"], how="anti"
+        ),
+    }
+    problems = []
+    frames = pl.collect_all([frame.select(pl.len()) for frame in checks.values()])
+    for message, frame in zip(checks, frames, strict=True):
+        if (n := frame.item()) > 0:
+            problems.append(f"{n} {message}")
+    return problems
