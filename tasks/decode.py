@@ -1,0 +1,159 @@
+"""Read discovered files and decode them to clean Unicode text.
+
+Decoding policy (`decode_bytes`), first match wins:
+
+1. 0 bytes -> reject ``empty_file``.
+2. UTF-32 / UTF-16 byte-order mark -> ``utf-32`` / ``utf-16`` (BOM removed). Checked
+   before the NUL test because these encodings are full of NUL bytes.
+3. UTF-8 BOM -> ``utf-8-sig`` (BOM removed).
+4. Any NUL byte left -> reject ``binary_content`` (text files never contain NUL).
+5. Strict UTF-8 -> ``utf-8``.
+6. Mostly UTF-8 with some damaged bytes (more valid multi-byte UTF-8 sequences than
+   invalid bytes) -> UTF-8 with U+FFFD replacement, ``utf-8+replace``. A legacy
+   Windows-1252 file practically never contains valid UTF-8 multi-byte sequences,
+   whereas reading a damaged UTF-8 file as cp1252 would turn every accent and curly
+   quote into mojibake.
+7. Strict Windows-1252 -> ``cp1252`` (the devset's legacy files).
+8. Otherwise (bytes undefined in cp1252) -> ``utf-8+replace``.
+
+Any strict decoder that fails on a BOM-marked file falls back to the same codec with
+replacement (``utf-16+replace`` etc.). After decoding: CRLF and lone CR become LF,
+the text is NFC-normalised, and it is rejected as ``binary_content`` when more than
+5% of its characters are control characters or replacement characters, or as
+``empty_file`` when only whitespace is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+import polars as pl
+
+from tasks.discover import FILES_SCHEMA, REJECTS_SCHEMA
+
+DOCS_SCHEMA = pl.Schema(
+    {
+        **FILES_SCHEMA,
+        "content_sha256": pl.String,
+        "encoding": pl.String,
+        "raw_text": pl.String,
+    }
+)
+
+# Control characters that never occur in running text (tab, LF, VT, FF, CR are allowed).
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+)
+MAX_CONTROL_SHARE = 0.05
+
+
+class DecodeRejected(Exception):
+    """A file that cannot become a document; ``reason`` is the reject reason code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if not data:
+        raise DecodeRejected("empty_file", "The file has no bytes.")
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), codec
+            except UnicodeDecodeError:
+                return data.decode(codec, errors="replace"), f"{codec}+replace"
+    if b"\x00" in data:
+        raise DecodeRejected(
+            "binary_content", "The file contains NUL bytes and no UTF-16 byte-order mark."
+        )
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    replaced = data.decode("utf-8", errors="replace")
+    n_bad = replaced.count("\ufffd") - data.count("\ufffd".encode())
+    if len(_UTF8_MULTIBYTE.findall(data)) > n_bad:
+        return replaced, "utf-8+replace"
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return replaced, "utf-8+replace"
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode a file's bytes to ``(text, encoding)`` or raise `DecodeRejected`.
+
+    The text has no BOM, only LF line ends and is NFC-normalised.
+    """
+    text, encoding = _decode(data)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = unicodedata.normalize("NFC", text)
+    if not text.strip():
+        raise DecodeRejected("empty_file", "The file holds only whitespace.")
+    n_control = len(_CONTROL.findall(text))
+    if n_control and n_control > MAX_CONTROL_SHARE * len(text):
+        raise DecodeRejected(
+            "binary_content",
+            f"{n_control} of {len(text)} characters are control or undecodable characters;"
+            " this looks like binary data.",
+        )
+    return text, encoding
+
+
+def read_decode(
+    files: pl.DataFrame, *, max_bytes: int = 50_000_000
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read and decode every file of a `discover` frame; return ``(docs, rejects)``.
+
+    docs = the files columns + content_sha256, encoding, raw_text. A file that vanished
+    or cannot be opened since discovery becomes an ``unreadable`` reject; nothing raises.
+    """
+    keep: list[int] = []
+    shas: list[str] = []
+    encodings: list[str] = []
+    texts: list[str] = []
+    rejects: list[tuple[str, str, str]] = []
+    for i, (source_path, path) in enumerate(
+        zip(files["source_path"].to_list(), files["path"].to_list(), strict=True)
+    ):
+        try:
+            with open(path, "rb") as fh:
+                # One byte over the limit is enough to know the file grew too large.
+                data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            rejects.append(
+                (source_path, "unreadable", f"The file cannot be read: {exc.strerror or exc}.")
+            )
+            continue
+        if len(data) > max_bytes:
+            rejects.append((source_path, "too_large", f"The file has more than {max_bytes} bytes."))
+            continue
+        try:
+            text, encoding = decode_bytes(data)
+        except DecodeRejected as exc:
+            rejects.append((source_path, exc.reason, exc.detail))
+            continue
+        keep.append(i)
+        shas.append(hashlib.sha256(data).hexdigest())
+        encodings.append(encoding)
+        texts.append(text)
+    docs = files.select(FILES_SCHEMA.names())[keep].with_columns(
+        pl.Series("content_sha256", shas, dtype=pl.String),
+        pl.Series("encoding", encodings, dtype=pl.String),
+        pl.Series("raw_text", texts, dtype=pl.String),
+    )
+    return docs.cast(dict(DOCS_SCHEMA)), pl.DataFrame(rejects, schema=REJECTS_SCHEMA, orient="row")
