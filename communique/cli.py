@@ -109,6 +109,37 @@ def run(raw_dir, out_dir, taxonomy, full_refresh, batch_size, lock_timeout) -> N
     click.echo(render_text(RunSummary(**result)))
 
 
+@main.command()
+@click.option("--gold-dir", type=path_option, required=True,
+              help="Labelled set: docs/, gold.jsonl, meta.jsonl (the devset format).")
+@click.option("--taxonomy", type=path_option, default=None, help="Lexicon to evaluate.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+def evaluate(gold_dir: Path, taxonomy: Path | None, as_json: bool) -> None:
+    """Run the pipeline on a labelled set and score it."""
+    import json
+
+    from communique.evaluate import GoldError, load_labelled_set, render_report, score
+
+    try:
+        labelled = load_labelled_set(gold_dir)
+    except GoldError as exc:
+        fail(f"bad labelled set: {exc}")
+    with tempfile.TemporaryDirectory(prefix="communique-evaluate-") as scratch:
+        out_dir = Path(scratch)
+        preflight(labelled.docs_dir, out_dir, taxonomy)
+        prefect_defaults()
+        from communique.store import read_table
+        from flows.process_statements import process_statements
+
+        process_statements(raw_dir=labelled.docs_dir, out_dir=out_dir, taxonomy=taxonomy)
+        tables = {
+            t: read_table(out_dir, t)
+            for t in ("documents", "paragraphs", "paragraph_themes")
+        }
+    result = score(labelled, tables)
+    click.echo(json.dumps(result, indent=2, default=str) if as_json else render_report(result))
+
+
 @main.group()
 def taxonomy() -> None:
     """Work with theme lexicon files."""
