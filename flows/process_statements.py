@@ -13,19 +13,25 @@ from pathlib import Path
 from typing import Annotated
 
 import polars as pl
-from communique.lexicon import DEFAULT_LEXICON_PATH, Lexicon
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import DirectoryPath, Field, FilePath
-from tasks.classify import classify
 
+from communique.lexicon import DEFAULT_LEXICON_PATH, Lexicon
 from communique.settings import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
-from communique.store import SnapshotWriter, exclusive_lock, read_manifest, scan_snapshot
+from communique.store import (
+    SnapshotWriter,
+    carry_over_all,
+    exclusive_lock,
+    read_manifest,
+    scan_snapshot,
+)
 from communique.summary import RunSummary, publish_artifacts, summarise_snapshot
-from schemas import conform
+from schemas import TABLES, conform
 from tasks.batch import REJECT_COLUMNS, BatchResult
 from tasks.carry_over import carry_over
+from tasks.classify import classify
 from tasks.prefect_tasks import (
     classify_themes,
     discover_files,
@@ -188,9 +194,7 @@ def _record_failed_run(
     """Publish the previous tables unchanged plus a `failed` row in `runs`."""
     writer = SnapshotWriter(out_dir, run_id)
     try:
-        for table in ("documents", "paragraphs", "paragraph_themes", "theme_evidence", "rejects"):
-            for path in (writer.previous / table).glob("*.parquet") if writer.previous else []:
-                writer.link_part(table, path)
+        carry_over_all(writer, tuple(table for table in TABLES if table != "runs"))
         row = RunSummary.failed_row(
             run_id=run_id,
             flow_run_id=flow_run.get_id(),

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from communique.lexicon import Lexicon, load_lexicon
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from communique.lexicon import Lexicon, load_lexicon
 from communique.store import SnapshotWriter
 from schemas import conform
 from tasks.batch import Batch, BatchResult
