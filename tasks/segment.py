@@ -1,0 +1,363 @@
+"""Split extracted document text into content paragraphs, vectorised over the batch.
+
+Rules (shared/devset/README.md, "How documents are split into paragraphs"):
+
+* ``txt``: a file with no blank line between its first and last non-blank lines is
+  line-per-paragraph (each non-blank line is a block); otherwise each run of non-blank
+  lines is a block and hard-wrapped lines are joined with spaces.
+* ``md`` and ``html`` (extract renders HTML as this same light Markdown): blank lines
+  separate blocks, and an ATX heading line (``#`` .. ``######``) is always a block of its
+  own. List item markers (``-``, ``*``, ``+``, ``1.``, ``1)``) are dropped at line starts,
+  so a list block becomes one paragraph of its items joined by spaces. A leading
+  backslash escape (``\\#``, ``\\-``) is dropped too: extract uses it so that an HTML
+  paragraph starting with ``#`` or ``- `` is not mistaken for a heading or list.
+* Blocks that are not content: ``#`` titles and ``##`` headings, HTML comment/marker
+  blocks (``<!-- dateline -->``), the txt/md headline (first block, short, no final
+  punctuation), short txt heading lines, standalone datelines, end marks (``###``,
+  ``-30-``, ``ENDS``), and "Media contact…"/"For more information…" lines.
+
+Precise invariant for every paragraph row ``p`` of document text ``t``::
+
+    normalise(strip_block_markup(t[p.char_start:p.char_end], fmt)) == p.text
+
+with ``normalise(s) = re.sub(r"\\s+", " ", s).strip()`` and `strip_block_markup` below
+(identity for txt). Also ``p.text`` is non-empty, ``char_start < char_end``, blocks do
+not overlap and ``paragraph_index`` runs 1..n in text order.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+# Python's \s (used by the README normaliser) also matches U+001C..U+001F; Rust's does not.
+WS = r"[\s\x1c-\x1f]"
+_BLANK_LINE_INSIDE = r"\n[[\s\x1c-\x1f]&&[^\n]]*\n"
+_ATX = rf"^#{{1,6}}(?:{WS}|$)"
+_BULLET = rf"^[-*+](?:{WS}|$)"
+_ORDERED = rf"^\d{{1,9}}[.)](?:{WS}|$)"
+_ORDERED_ONE = rf"^0*1[.)](?:{WS}|$)"
+_MARKER = rf"^(?:[-*+]|\d{{1,9}}[.)])(?:{WS}+|$)"
+_ESCAPE = r"^\\[!-/:-@\[-`{-~]"
+
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_DATE = (
+    rf"(?:(?P<m1>{_MONTH})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{{4}})"
+    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m2>{_MONTH})\.?,?\s+(?P<y2>\d{{4}})"
+    r"|(?P<y3>\d{4})-(?P<n3>\d{2})-(?P<d3>\d{2}))"
+)
+# Up to three comma-terminated place parts without digits or long dashes:
+# "CARLISLE BARRACKS, Pa., " or "Washington, D.C., " or a weekday "Tuesday, ".
+_PLACE = r"(?:[^\W\d_][^,\n\d—–]{0,48},\s*){0,3}"
+_PREFIX = r"(?:(?:released|published|posted|issued|dated?|updated)(?:\s+on)?\s*:?\s*)?"
+#: A whole block that is only a dateline: "WASHINGTON, March 22, 2017", "14 January 2021".
+DATELINE = rf"(?i)^{_PREFIX}{_PLACE}{_DATE}[\s.,;:—–-]*$"
+#: A dateline opening a paragraph: "WASHINGTON, March 22, 2017 — Ministers met ...".
+OPENING_DATELINE = rf"(?i)^{_PLACE}{_DATE}\s*(?:[—–-]|--)"
+#: A date anywhere in a short string (HTML dateline elements, meta tags, <time>).
+ANY_DATE = rf"(?i)\b{_DATE}"
+_CONTACT = (
+    r"(?i)^(?:(?:media|press|public\s+affairs)\s+(?:contacts?|inquiries|enquiries|queries)\b"
+    r"|for\s+(?:more|further|additional)\s+information\b|contacts?\s*:)"
+)
+_END_MARK = r"(?i)^(?:#(?: ?#){2,}|-+ ?30 ?-+|[*_=~-](?: ?[*_=~-]){2,}|-* ?ends? ?-*)$"
+# A sentence end, possibly inside closing quotes/brackets: headlines and headings lack it.
+_TERMINAL = r"[.!?;:,…][\"'”’)\]]*$"
+
+MAX_TITLE_CHARS = 200
+MAX_TITLE_WORDS = 30
+MAX_HEADING_CHARS = 80
+MAX_HEADING_WORDS = 10
+MAX_DATELINE_CHARS = 100
+MAX_CONTACT_CHARS = 300
+
+PARAGRAPHS_SCHEMA = pl.Schema(
+    {
+        "doc_id": pl.String,
+        "paragraph_index": pl.Int32,
+        "text": pl.String,
+        "char_start": pl.Int64,
+        "char_end": pl.Int64,
+        "n_words": pl.Int32,
+    }
+)
+
+
+def normalise(s: str) -> str:
+    """The devset README's normalisation (step 6)."""
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def strip_block_markup(block: str, fmt: str) -> str:
+    """Reference (plain Python) version of the markup removal segment applies to a block.
+
+    For md/html: drop a leading backslash escape, and drop list markers at line starts
+    once a list has started in the block (a bullet, an item numbered 1, or any ordered
+    item when the block opens with one). txt is returned unchanged.
+    """
+    if fmt not in ("md", "html"):
+        return block
+    lines = [re.sub(r"^\s+", "", line) for line in block.split("\n")]
+    if lines and re.match(r"^\\[!-/:-@\[-`{-~]", lines[0]):
+        lines[0] = lines[0][1:]
+        return "\n".join(lines)
+    first_is_item = bool(re.match(r"^(?:[-*+]|\d{1,9}[.)])(?:\s|$)", lines[0]))
+    in_list = False
+    out = []
+    for i, line in enumerate(lines):
+        bullet = re.match(r"^[-*+](?:\s|$)", line)
+        ordered = re.match(r"^\d{1,9}[.)](?:\s|$)", line)
+        one = re.match(r"^0*1[.)](?:\s|$)", line)
+        in_list = in_list or bool(bullet or one or (ordered and i == 0))
+        in_list = in_list or bool(ordered and first_is_item)
+        if in_list and (bullet or ordered):
+            line = re.sub(r"^(?:[-*+]|\d{1,9}[.)])(?:\s+|$)", "", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def _norm(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all(f"{WS}+", " ").str.strip_chars(" ")
+
+
+def parse_date(expr: pl.Expr, pattern: str = DATELINE) -> pl.Expr:
+    """Date from the first match of a dateline pattern (null when none or invalid)."""
+    g = expr.str.extract_groups(pattern)
+    month_name = pl.coalesce(g.struct.field("m1"), g.struct.field("m2"))
+    month = (
+        month_name.str.to_lowercase()
+        .str.slice(0, 3)
+        .replace_strict(
+            ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+            [f"{i:02d}" for i in range(1, 13)],
+            default=None,
+            return_dtype=pl.String,
+        )
+    )
+    year = pl.coalesce(g.struct.field("y1"), g.struct.field("y2"), g.struct.field("y3"))
+    month = pl.coalesce(month, g.struct.field("n3"))
+    day = pl.coalesce(g.struct.field("d1"), g.struct.field("d2"), g.struct.field("d3"))
+    iso = pl.concat_str([year, month, day.str.zfill(2)], separator="-")
+    return iso.str.to_date("%Y-%m-%d", strict=False)
+
+
+def line_mode(text: pl.Expr, fmt: pl.Expr) -> pl.Expr:
+    """True for txt documents with no blank line between non-blank lines."""
+    inner = text.str.replace_all(f"^{WS}+|{WS}+$", "")
+    return (fmt == "txt") & ~inner.str.contains(_BLANK_LINE_INSIDE)
+
+
+def blocks(frame: pl.DataFrame) -> pl.DataFrame:
+    """Classified blocks of every document, in text order.
+
+    ``frame`` needs doc_ix (UInt32, increasing), format, text and line_mode. Returns one
+    row per block: doc_ix, format, rank (0-based block number), kind ("content", "title",
+    "heading", "dateline", "contact", "end_mark", "marker"), label (normalised text with
+    markup removed), char_start, char_end.
+    """
+    is_md = pl.col("format").is_in(["md", "html"])
+    lines = (
+        frame.select(
+            "doc_ix",
+            "format",
+            "line_mode",
+            pl.col("text").str.split("\n").alias("line"),
+        )
+        .explode("line")
+        .with_columns(
+            pl.int_range(pl.len()).over("doc_ix").alias("line_no"),
+            pl.col("line").str.len_chars().cast(pl.Int64).alias("n_chars"),
+            pl.col("line").str.replace(f"^{WS}+", "").alias("left"),
+        )
+        .with_columns(
+            (pl.col("n_chars") + 1).cum_sum().over("doc_ix").alias("line_end"),
+            pl.col("left").str.replace(f"{WS}+$", "").alias("body"),
+        )
+        .with_columns(
+            (pl.col("line_end") - pl.col("n_chars") - 1).alias("line_start"),
+            (pl.col("body") == "").alias("blank"),
+            (is_md & pl.col("body").str.contains(_ATX)).alias("atx"),
+        )
+    )
+    first_line = pl.col("line_no") == 0
+    prev_blank = pl.col("blank").shift(1, fill_value=True) | first_line
+    prev_atx = pl.col("atx").shift(1, fill_value=False) & ~first_line
+    lines = (
+        lines.with_columns(
+            (prev_blank | pl.col("line_mode") | pl.col("atx") | prev_atx).alias("new_block")
+        )
+        .filter(~pl.col("blank"))
+        .with_columns(pl.col("new_block").cum_sum().alias("block"))
+        .with_columns(
+            (pl.col("line_start") + pl.col("n_chars") - pl.col("left").str.len_chars()).alias(
+                "start"
+            ),
+            (pl.col("line_start") + pl.col("n_chars") - pl.col("left").str.len_chars())
+            .add(pl.col("body").str.len_chars())
+            .alias("end"),
+            pl.int_range(pl.len()).over("block").alias("line_in_block"),
+        )
+    )
+    body = pl.col("body")
+    bullet = body.str.contains(_BULLET)
+    ordered = body.str.contains(_ORDERED)
+    first_in_block = pl.col("line_in_block") == 0
+    escaped = is_md & first_in_block & body.str.contains(_ESCAPE)
+    first_is_item = ((bullet | ordered) & first_in_block).any().over("block")
+    starts_list = bullet | body.str.contains(_ORDERED_ONE) | (ordered & first_is_item)
+    in_list = (is_md & starts_list).cum_max().over("block")
+    lines = lines.with_columns(
+        pl.when(escaped)
+        .then(body.str.slice(1))
+        .when(in_list & (bullet | ordered))
+        .then(body.str.replace(_MARKER, ""))
+        .otherwise(body)
+        .alias("content")
+    )
+    out = (
+        lines.group_by("block", maintain_order=True)
+        .agg(
+            pl.col("doc_ix").first(),
+            pl.col("format").first(),
+            pl.col("atx").first(),
+            pl.col("body").first().alias("first_body"),
+            pl.len().alias("n_lines"),
+            pl.col("start").first().alias("char_start"),
+            pl.col("end").last().alias("char_end"),
+            pl.col("content").str.join(" ").alias("joined"),
+        )
+        .sort("block")
+        .with_columns(
+            _norm(pl.col("joined")).alias("label"),
+            pl.int_range(pl.len()).over("doc_ix").alias("rank"),
+            pl.len().over("doc_ix").alias("n_blocks"),
+        )
+        .drop("joined")
+    )
+    return _classify(out)
+
+
+def _classify(b: pl.DataFrame) -> pl.DataFrame:
+    label = pl.col("label")
+    n_chars = label.str.len_chars()
+    n_words = label.str.count_matches(" ") + 1
+    terminal = label.str.contains(_TERMINAL)
+    is_md = pl.col("format").is_in(["md", "html"])
+    h1 = pl.col("atx") & pl.col("first_body").str.contains(rf"^#(?:{WS}|$)")
+    has_h1 = h1.any().over("doc_ix")
+    dateline = label.str.contains(DATELINE) & (n_chars <= MAX_DATELINE_CHARS)
+    headline = (
+        pl.col("format").is_in(["txt", "md"])
+        & ~has_h1
+        & (pl.col("rank") == 0)
+        & (pl.col("n_blocks") >= 2)
+        & (pl.col("n_lines") <= 2)
+        & (n_chars <= MAX_TITLE_CHARS)
+        & (n_words <= MAX_TITLE_WORDS)
+        & ~terminal
+    )
+    txt_heading = (
+        (pl.col("format") == "txt")
+        & (pl.col("rank") > 0)
+        & (pl.col("n_lines") == 1)
+        & (n_chars <= MAX_HEADING_CHARS)
+        & (n_words <= MAX_HEADING_WORDS)
+        & ~terminal
+        & label.str.contains(r"^[\p{Lu}\p{N}]")
+    )
+    kind = (
+        pl.when(label == "")
+        .then(pl.lit("empty"))
+        .when(h1)
+        .then(pl.lit("title"))
+        .when(pl.col("atx"))
+        .then(pl.lit("heading"))
+        .when(is_md & pl.col("first_body").str.starts_with("<!--"))
+        .then(pl.lit("marker"))
+        .when(label.str.contains(_END_MARK))
+        .then(pl.lit("end_mark"))
+        .when(label.str.contains(_CONTACT) & (n_chars <= MAX_CONTACT_CHARS))
+        .then(pl.lit("contact"))
+        .when(dateline)
+        .then(pl.lit("dateline"))
+        .when(headline)
+        .then(pl.lit("title"))
+        .when(txt_heading)
+        .then(pl.lit("heading"))
+        .otherwise(pl.lit("content"))
+    )
+    heading_text = label.str.replace(r"^#{1,6}(?: |$)", "").str.replace(r"(?: #+)? *$", "")
+    return b.with_columns(
+        kind.alias("kind"),
+        pl.when(pl.col("atx")).then(heading_text).otherwise(label).alias("label"),
+    ).select("doc_ix", "format", "rank", "kind", "label", "char_start", "char_end")
+
+
+def layout_metadata(frame: pl.DataFrame) -> pl.DataFrame:
+    """Title and publication date stated by a txt/md layout, per doc_ix.
+
+    title: the first title block (``#`` line or headline). published_date: the first
+    standalone dateline block, else a dateline opening the first content paragraph.
+    """
+    b = blocks(frame)
+    content_rank = (pl.col("kind") == "content").cum_sum().over("doc_ix")
+    meta = (
+        b.with_columns(
+            pl.when(pl.col("kind") == "title").then(pl.col("label")).alias("title"),
+            pl.when(pl.col("kind") == "dateline")
+            .then(parse_date(pl.col("label")))
+            .alias("dateline_date"),
+            pl.when((pl.col("kind") == "content") & (content_rank == 1))
+            .then(parse_date(pl.col("label"), OPENING_DATELINE))
+            .alias("opening_date"),
+        )
+        .group_by("doc_ix")
+        .agg(
+            pl.col("title").drop_nulls().first(),
+            pl.col("dateline_date").drop_nulls().first(),
+            pl.col("opening_date").drop_nulls().first(),
+        )
+    )
+    return meta.select(
+        "doc_ix",
+        "title",
+        pl.coalesce("dateline_date", "opening_date").alias("published_date"),
+    )
+
+
+def segment(docs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return ``(docs + n_paragraphs, paragraphs)`` for a batch of extracted documents."""
+    frame = docs.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc_ix"),
+        "format",
+        "text",
+        line_mode(pl.col("text"), pl.col("format")).alias("line_mode"),
+    )
+    b = blocks(frame).filter(pl.col("kind") == "content")
+    paragraphs = b.select(
+        "doc_ix",
+        (pl.int_range(pl.len()).over("doc_ix") + 1).cast(pl.Int32).alias("paragraph_index"),
+        pl.col("label").alias("text"),
+        pl.col("char_start").cast(pl.Int64),
+        pl.col("char_end").cast(pl.Int64),
+        (pl.col("label").str.count_matches(" ") + 1).cast(pl.Int32).alias("n_words"),
+    )
+    ids = docs.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc_ix"), "doc_id")
+    counts = paragraphs.group_by("doc_ix").agg(pl.len().cast(pl.Int32).alias("n_paragraphs"))
+    docs_out = (
+        docs.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc_ix"))
+        .join(counts, on="doc_ix", how="left", maintain_order="left")
+        .with_columns(pl.col("n_paragraphs").fill_null(0))
+        .drop("doc_ix")
+    )
+    paragraphs = (
+        paragraphs.join(ids, on="doc_ix", how="left", maintain_order="left")
+        .sort("doc_ix", "paragraph_index")
+        .select(PARAGRAPHS_SCHEMA.names())
+        .cast(dict(PARAGRAPHS_SCHEMA))
+    )
+    return docs_out, paragraphs
