@@ -19,7 +19,8 @@ Decoding policy (`decode_bytes`), first match wins:
 Any strict decoder that fails on a BOM-marked file falls back to the same codec with
 replacement (``utf-16+replace`` etc.). After decoding: CRLF and lone CR become LF,
 the text is NFC-normalised, and it is rejected as ``binary_content`` when more than
-5% of its characters are control characters or replacement characters, or as
+5% of its characters are C0/DEL control characters (other than tab, LF, VT, FF, CR) or
+more than 30% are control or replacement characters, or as
 ``empty_file`` when only whitespace is left.
 """
 
@@ -43,7 +44,7 @@ DOCS_SCHEMA = pl.Schema(
 )
 
 # Control characters that never occur in running text (tab, LF, VT, FF, CR are allowed).
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 _UTF8_MULTIBYTE = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
 )
@@ -55,6 +56,8 @@ _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
 )
 MAX_CONTROL_SHARE = 0.05
+# Replacement characters are tolerated in larger numbers: a damaged text is still text.
+MAX_UNDECODABLE_SHARE = 0.30
 
 
 class DecodeRejected(Exception):
@@ -105,10 +108,11 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     if not text.strip():
         raise DecodeRejected("empty_file", "The file holds only whitespace.")
     n_control = len(_CONTROL.findall(text))
-    if n_control and n_control > MAX_CONTROL_SHARE * len(text):
+    n_bad = n_control + text.count("\ufffd")
+    if n_control > MAX_CONTROL_SHARE * len(text) or n_bad > MAX_UNDECODABLE_SHARE * len(text):
         raise DecodeRejected(
             "binary_content",
-            f"{n_control} of {len(text)} characters are control or undecodable characters;"
+            f"{n_bad} of {len(text)} characters are control or undecodable characters;"
             " this looks like binary data.",
         )
     return text, encoding
