@@ -14,7 +14,7 @@ Phrase mini-language (see the header of ``config/themes.toml``):
 * an apostrophe (``'`` or ``’``) matches ``'``, ``’``, ``‘`` or nothing;
 * ``,`` is optional (``train, advise, and assist`` = ``train, advise and assist``);
 * ``(a|b|c)`` is a group of alternatives (nestable);
-* ``~N`` (a token on its own, N = 1..12) skips up to N words;
+* ``~N`` (a token on its own, N = 1..12) skips up to N words within the sentence;
 * word boundaries are added at each end that is a word character, so a phrase
   never matches inside a longer word (``ISIS`` never fires in ``crisis``).
 
@@ -70,8 +70,11 @@ _MAX_GAP = 12
 BOUNDARY = r"(?-u:\b)"
 _SEP = r"[\s\-\u2010\u2011\u2013]"  # whitespace, hyphen, non-breaking hyphen, en dash
 _APOS = r"['\u2019\u2018]?"
-_WORD = "[A-Za-z0-9]"
-_NONWORD = "[^A-Za-z0-9]"
+# A ~N gap skips words (letters/digits, or dotted acronyms like "U.S.") and the
+# separators between them, but never sentence punctuation (. ; : ! ?), so a
+# near-phrase cannot reach into the next sentence.
+_GAP_WORD = r"(?:(?:[A-Z]\.){2,}|[A-Za-z0-9]+)"
+_GAP_SEP = r"[^A-Za-z0-9.;:!?]+"
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,8 @@ def _compile_seq(s: str, i: int, top: bool) -> tuple[str, int]:
             if not out or out[-1] != _SEP + "+":
                 raise PhraseSyntaxError("'~N' must stand between two words")
             n = int(m.group(1))
-            # replace the separator already emitted: non-word run, up to n words, non-word run
-            out[-1] = f"{_NONWORD}+(?:{_WORD}+{_NONWORD}+){{0,{n}}}?"
+            # replace the separator already emitted: separator, up to n words, separator
+            out[-1] = f"{_GAP_SEP}(?:{_GAP_WORD}{_GAP_SEP}){{0,{n}}}?"
             i += len(m.group(0))
             while i < len(s) and s[i] == " ":
                 i += 1
@@ -522,7 +525,7 @@ def _check_rules(rules: Any, themes: Any, src: _Source, add) -> None:
 
 
 def _check_regex(fragment: str, what: str, where: str, line: int | None, add) -> None:
-    # Python re cannot switch Unicode off; its \\b is the nearest equivalent.
+    # Python re cannot switch Unicode off; its \b is the nearest equivalent.
     err = _python_regex_error(fragment.replace(BOUNDARY, r"\b"))
     if err:
         add(line, f"{where}: {what} does not compile in Python re: {err}")
