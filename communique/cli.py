@@ -180,5 +180,62 @@ def dictionary(check: bool) -> None:
     click.echo(f"wrote {target}")
 
 
+@main.command()
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Most flow runs executed at once by this process (each holds its batches in memory).",
+)
+def serve(limit: int) -> None:
+    """Serve the `scheduled` and `manual` deployments to the server at PREFECT_API_URL.
+
+    Runs until stopped (Ctrl-C); the scheduled deployment's schedule is paused on exit.
+    Schedule and default parameters: config/deployments.toml.
+    """
+    prefect_defaults()
+    # The runner asks the server for due runs every 10 s by default; 5 s makes a manual
+    # trigger start sooner for the cost of one small local query.
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "5")
+    from communique.deployments import (
+        DeploymentConfigError,
+        build_deployments,
+        load_deployment_specs,
+    )
+    from communique.server import ServerError, require_server
+
+    try:
+        require_server()  # before the flow import: a wrong URL should fail in a second
+        deployments = build_deployments(load_deployment_specs())
+    except (ServerError, DeploymentConfigError) as exc:
+        fail(str(exc))
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*deployments, limit=limit)
+
+
+@main.command()
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=4200, show_default=True,
+    help="Port on 127.0.0.1 for the API and the UI.",
+)  # fmt: skip
+@click.option(
+    "--home",
+    type=path_option,
+    default=None,
+    help="PREFECT_HOME of the server (its SQLite database); default .prefect/ in the project.",
+)
+def server(port: int, home: Path | None) -> None:
+    """Start a local Prefect server (API, UI, scheduler) on 127.0.0.1 until Ctrl-C."""
+    from communique.server import DEFAULT_HOME, ServerError, run_server
+
+    try:
+        code = run_server(port, (home or DEFAULT_HOME).resolve(), echo=click.echo)
+    except ServerError as exc:
+        fail(str(exc))
+    sys.exit(code)
+
+
 if __name__ == "__main__":
     main()
