@@ -29,6 +29,7 @@ from communique.store import (
 )
 from communique.summary import RunSummary, publish_artifacts, summarise_snapshot
 from schemas import TABLES, conform
+from tasks.aggregate import aggregate
 from tasks.batch import REJECT_COLUMNS, BatchResult
 from tasks.carry_over import carry_over
 from tasks.classify import classify
@@ -171,6 +172,8 @@ def _build_snapshot(
         taxonomy_version=lexicon.version,
     )
     _write_runs(writer, summary.run_row())
+    for table, frame in aggregate(scan_snapshot(writer.staging)).items():
+        writer.write_part(table, "part-0", TABLES[table].validate(frame))
     problems = consistency_problems(scan_snapshot(writer.staging))
     if problems:
         raise RuntimeError("snapshot is inconsistent: " + "; ".join(problems))

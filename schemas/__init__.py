@@ -7,12 +7,15 @@ these models, so a column is described in exactly one place.
 import pandera.polars as pa
 import polars as pl
 
+from schemas.document_themes import DocumentThemes
 from schemas.documents import Documents
 from schemas.paragraph_themes import ParagraphThemes
 from schemas.paragraphs import Paragraphs
 from schemas.rejects import REJECT_REASONS, Rejects
 from schemas.runs import Runs
+from schemas.theme_cooccurrence import ThemeCooccurrence
 from schemas.theme_evidence import ThemeEvidence
+from schemas.theme_trends import ThemeTrends
 
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     "documents": Documents,
@@ -21,6 +24,11 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "theme_evidence": ThemeEvidence,
     "runs": Runs,
     "rejects": Rejects,
+    # Aggregates for BI tools that read only files: recomputed from the tables above on
+    # every run (tasks/aggregate.py), one part file each.
+    "document_themes": DocumentThemes,
+    "theme_trends": ThemeTrends,
+    "theme_cooccurrence": ThemeCooccurrence,
 }
 
 # Tables whose rows belong to one document: they are written in part files that share a
