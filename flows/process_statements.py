@@ -18,6 +18,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import DirectoryPath, Field, FilePath
 
+from communique.catalog import build_catalog
 from communique.lexicon import DEFAULT_LEXICON_PATH, Lexicon
 from communique.settings import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from communique.store import (
@@ -90,6 +91,9 @@ def process_statements(
             _record_failed_run(out_dir, run_id, started_at, full_refresh, lexicon, exc)
             logger.error("run %s failed: %s", run_id, exc)
             raise
+        # The views read the stable table links, so a stale catalog would still show the
+        # new rows; rebuilding it keeps new tables and columns in it too.
+        build_catalog(out_dir)
     logger.info(
         "run %s: %d files seen, %d documents written, %d unchanged, %d deleted, %d rejected; "
         "%d documents and %d paragraphs in the tables",
