@@ -61,7 +61,7 @@ BLOCK_TAGS = frozenset(
 LIST_TAGS = frozenset({"ul", "ol"})
 MARKED_CLASSES = ("dateline", "contact")
 _WS = re.compile(r"\s+")
-_NEEDS_ESCAPE = re.compile(r"^(?:#|<!--|\\|[-*+](?:\s|$)|\d{1,9}[.)](?:\s|$))")
+_NEEDS_ESCAPE = re.compile(r"^(?:#|<!--|\\|[-*+](?:\s|$)|[0-9]{1,9}[.)](?:\s|$))")
 _META_DATE_NAMES = ("article:published_time", "date", "dc.date", "dcterms.date", "pubdate")
 _META_TITLE_NAMES = ("og:title", "dc.title", "twitter:title")
 

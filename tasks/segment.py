@@ -36,9 +36,9 @@ WS = r"[\s\x1c-\x1f]"
 _BLANK_LINE_INSIDE = r"\n[[\s\x1c-\x1f]&&[^\n]]*\n"
 _ATX = rf"^#{{1,6}}(?:{WS}|$)"
 _BULLET = rf"^[-*+](?:{WS}|$)"
-_ORDERED = rf"^\d{{1,9}}[.)](?:{WS}|$)"
+_ORDERED = rf"^[0-9]{{1,9}}[.)](?:{WS}|$)"
 _ORDERED_ONE = rf"^0*1[.)](?:{WS}|$)"
-_MARKER = rf"^(?:[-*+]|\d{{1,9}}[.)])(?:{WS}+|$)"
+_MARKER = rf"^(?:[-*+]|[0-9]{{1,9}}[.)])(?:{WS}+|$)"
 _ESCAPE = r"^\\[!-/:-@\[-`{-~]"
 
 _MONTH = (
@@ -46,9 +46,9 @@ _MONTH = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
 _DATE = (
-    rf"(?:(?P<m1>{_MONTH})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{{4}})"
-    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m2>{_MONTH})\.?,?\s+(?P<y2>\d{{4}})"
-    r"|(?P<y3>\d{4})-(?P<n3>\d{2})-(?P<d3>\d{2}))"
+    rf"(?:(?P<m1>{_MONTH})\.?\s+(?P<d1>[0-9]{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>[0-9]{{4}})"
+    rf"|(?P<d2>[0-9]{{1,2}})(?:st|nd|rd|th)?\s+(?P<m2>{_MONTH})\.?,?\s+(?P<y2>[0-9]{{4}})"
+    r"|(?P<y3>[0-9]{4})-(?P<n3>[0-9]{2})-(?P<d3>[0-9]{2}))"
 )
 # Up to three comma-terminated place parts without digits or long dashes:
 # "CARLISLE BARRACKS, Pa., " or "Washington, D.C., " or a weekday "Tuesday, ".
@@ -102,20 +102,20 @@ def strip_block_markup(block: str, fmt: str) -> str:
     if fmt not in ("md", "html"):
         return block
     lines = [re.sub(r"^\s+", "", line) for line in block.split("\n")]
-    if lines and re.match(r"^\\[!-/:-@\[-`{-~]", lines[0]):
-        lines[0] = lines[0][1:]
-        return "\n".join(lines)
-    first_is_item = bool(re.match(r"^(?:[-*+]|\d{1,9}[.)])(?:\s|$)", lines[0]))
+    escaped = bool(re.match(r"^\\[!-/:-@\[-`{-~]", lines[0]))
+    first_is_item = bool(re.match(r"^(?:[-*+]|[0-9]{1,9}[.)])(?:\s|$)", lines[0]))
     in_list = False
     out = []
     for i, line in enumerate(lines):
         bullet = re.match(r"^[-*+](?:\s|$)", line)
-        ordered = re.match(r"^\d{1,9}[.)](?:\s|$)", line)
+        ordered = re.match(r"^[0-9]{1,9}[.)](?:\s|$)", line)
         one = re.match(r"^0*1[.)](?:\s|$)", line)
         in_list = in_list or bool(bullet or one or (ordered and i == 0))
         in_list = in_list or bool(ordered and first_is_item)
-        if in_list and (bullet or ordered):
-            line = re.sub(r"^(?:[-*+]|\d{1,9}[.)])(?:\s+|$)", "", line)
+        if i == 0 and escaped:
+            line = line[1:]
+        elif in_list and (bullet or ordered):
+            line = re.sub(r"^(?:[-*+]|[0-9]{1,9}[.)])(?:\s+|$)", "", line)
         out.append(line)
     return "\n".join(out)
 
@@ -325,7 +325,9 @@ def layout_metadata(frame: pl.DataFrame) -> pl.DataFrame:
     content_rank = (pl.col("kind") == "content").cum_sum().over("doc_ix")
     meta = (
         b.with_columns(
-            pl.when(pl.col("kind") == "title").then(pl.col("label")).alias("title"),
+            pl.when((pl.col("kind") == "title") & (pl.col("label") != ""))
+            .then(pl.col("label"))
+            .alias("title"),
             pl.when(pl.col("kind") == "dateline")
             .then(parse_date(pl.col("label")))
             .alias("dateline_date"),
