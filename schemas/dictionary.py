@@ -6,6 +6,7 @@ same entries for its table in its footer (key ``communique.dictionary``).
 
 from __future__ import annotations
 
+import inspect
 import json
 from functools import cache
 
@@ -36,8 +37,9 @@ def table_entries(table: str) -> dict:
     unique = schema.unique if isinstance(schema.unique, list) else []
     return {
         "table": table,
-        "description": (schema.description or TABLES[table].__doc__ or "").strip(),
+        "description": inspect.cleandoc(schema.description or TABLES[table].__doc__ or ""),
         "unique_together": unique,
+        "row_checks": [check.description or check.name for check in schema.checks],
         "columns": columns,
     }
 
@@ -52,7 +54,8 @@ def render_markdown() -> str:
         "# Data dictionary",
         "",
         "Generated from the pandera models in `schemas/` by `communique dictionary`;",
-        "do not edit by hand. Every table is a folder of Parquet files under `out_dir`.",
+        "do not edit by hand. Every table is a folder of Parquet files under `out_dir`",
+        "and a view of the same name in `out_dir/communique.duckdb` (see docs/bi.md).",
         "",
     ]
     for table in TABLES:
@@ -60,6 +63,8 @@ def render_markdown() -> str:
         lines += [f"## `{table}`", "", entry["description"], ""]
         if entry["unique_together"]:
             lines += [f"Unique together: {', '.join(entry['unique_together'])}.", ""]
+        if entry["row_checks"]:
+            lines += [f"Row checks: {'; '.join(entry['row_checks'])}.", ""]
         lines += [
             "| column | type | nullable | checks | description |",
             "|---|---|---|---|---|",
