@@ -79,16 +79,18 @@ def process_statements(
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
     raw_dir, out_dir = Path(raw_dir).resolve(), Path(out_dir).resolve()
-    lexicon = load_taxonomy(Path(taxonomy or DEFAULT_LEXICON_PATH))
     with exclusive_lock(out_dir, lock_timeout_s):
         writer = SnapshotWriter(out_dir, run_id)
+        lexicon = None
         try:
+            lexicon = load_taxonomy(Path(taxonomy or DEFAULT_LEXICON_PATH))
             summary = _build_snapshot(
                 writer, raw_dir, lexicon, full_refresh, batch_size, max_file_bytes, started_at
             )
         except BaseException as exc:
             writer.abandon()
-            _record_failed_run(out_dir, run_id, started_at, full_refresh, lexicon, exc)
+            version = lexicon.version if lexicon else None
+            _record_failed_run(out_dir, run_id, started_at, full_refresh, version, exc)
             logger.error("run %s failed: %s", run_id, exc)
             raise
         # The views read the stable table links, so a stale catalog would still show the
@@ -171,7 +173,9 @@ def _build_snapshot(
         files_seen=files.height + rejects.height,
         documents_written=sum(r.documents_written for r in results),
         documents_unchanged=carried,
-        documents_deleted=plan.previous_doc_ids.height - carried,
+        documents_deleted=plan.previous_doc_ids.join(
+            pl.concat([unchanged, *(r.written for r in results)]), on="doc_id", how="anti"
+        ).height,
         rejects=all_rejects,
         taxonomy_version=lexicon.version,
     )
@@ -195,7 +199,7 @@ def _record_failed_run(
     run_id: str,
     started_at: datetime,
     full_refresh: bool,
-    lexicon: Lexicon,
+    taxonomy_version: str | None,
     error: BaseException,
 ) -> None:
     """Publish the previous tables unchanged plus a `failed` row in `runs`."""
@@ -207,7 +211,7 @@ def _record_failed_run(
             flow_run_id=flow_run.get_id(),
             started_at=started_at,
             full_refresh=full_refresh,
-            taxonomy_version=lexicon.version,
+            taxonomy_version=taxonomy_version,
             error=f"{type(error).__name__}: {error}",
         )
         _write_runs(writer, row)

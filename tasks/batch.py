@@ -41,4 +41,5 @@ class BatchResult:
     paragraphs_written: int
     assigned_per_theme: dict[str, int]
     rejects: pl.DataFrame
+    written: pl.DataFrame  # doc_id of the documents written
     unchanged: pl.DataFrame

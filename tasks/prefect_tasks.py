@@ -126,5 +126,6 @@ def write_batch(batch: Batch, writer: SnapshotWriter) -> BatchResult:
         paragraphs_written=0 if batch.paragraphs is None else batch.paragraphs.height,
         assigned_per_theme=dict(assigned.iter_rows()),
         rejects=batch.rejects,
+        written=batch.documents.select("doc_id"),
         unchanged=batch.unchanged,
     )
