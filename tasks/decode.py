@@ -27,6 +27,7 @@ more than 30% are control or replacement characters, or as
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 
@@ -118,6 +119,29 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
+def _read(path: str, size_hint: int, max_bytes: int) -> bytes:
+    """Read at most ``max_bytes + 1`` bytes (one more tells that the file is too large).
+
+    Raw ``os.read`` sized by the discovered size avoids allocating a max_bytes buffer per
+    small file; O_NONBLOCK keeps a file swapped for a FIFO since discovery from hanging.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        parts = []
+        remaining = max_bytes + 1
+        want = min(size_hint + 1, remaining)
+        while remaining > 0:
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            parts.append(chunk)
+            remaining -= len(chunk)
+            want = min(1 << 20, remaining)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 def read_decode(
     files: pl.DataFrame, *, max_bytes: int = 50_000_000
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -131,13 +155,16 @@ def read_decode(
     encodings: list[str] = []
     texts: list[str] = []
     rejects: list[tuple[str, str, str]] = []
-    for i, (source_path, path) in enumerate(
-        zip(files["source_path"].to_list(), files["path"].to_list(), strict=True)
+    for i, (source_path, path, size) in enumerate(
+        zip(
+            files["source_path"].to_list(),
+            files["path"].to_list(),
+            files["size_bytes"].to_list(),
+            strict=True,
+        )
     ):
         try:
-            with open(path, "rb") as fh:
-                # One byte over the limit is enough to know the file grew too large.
-                data = fh.read(max_bytes + 1)
+            data = _read(path, size or 0, max_bytes)
         except OSError as exc:
             rejects.append(
                 (source_path, "unreadable", f"The file cannot be read: {exc.strerror or exc}.")
