@@ -163,6 +163,24 @@ def taxonomy_check(path: Path | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--out-dir",
+    type=path_option,
+    default=DEFAULT_OUT_DIR,
+    show_default=True,
+    help="Folder of the published tables; the report is written into it.",
+)
+def report(out_dir: Path) -> None:
+    """Write <out-dir>/report.html: charts of the published tables that open offline."""
+    from communique.report import write_report
+    from communique.store import current_snapshot
+
+    if current_snapshot(out_dir) is None:
+        fail(f"{out_dir} has no published tables: run `communique run` first")
+    click.echo(f"wrote {write_report(out_dir)}")
+
+
+@main.command()
 @click.option("--check", is_flag=True, help="Fail if docs/data-dictionary.md is stale.")
 def dictionary(check: bool) -> None:
     """Write docs/data-dictionary.md from the pandera models."""

@@ -131,7 +131,15 @@ def render_markdown(summary: RunSummary) -> str:
             )
     else:
         lines.append("None.")
-    lines += ["", f"Tables: `{summary.out_dir}` (lexicon `{summary.taxonomy_version}`)."]
+    lines += [
+        "",
+        f"Tables: `{summary.out_dir}` (lexicon `{summary.taxonomy_version}`); "
+        f"SQL catalog `{summary.out_dir}/communique.duckdb` (docs/bi.md).",
+        "",
+        # The report is built on demand: it costs seconds that an incremental run need not pay.
+        f"Charts: `{summary.out_dir}/report.html`; run `communique report "
+        f"--out-dir {summary.out_dir}` to bring it up to date with this run.",
+    ]
     return "\n".join(lines)
 
 
