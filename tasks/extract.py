@@ -172,6 +172,14 @@ def render_html(html: str) -> tuple[str, str | None, list[str], str | None]:
     dateline = next((b for kind, b in blocks if kind == "dateline"), None)
     if dateline is not None:
         date_candidates.insert(0, dateline.split("-->", 1)[1].strip())
+    else:
+        # An article's own <header> (skipped as page chrome) may hold the dateline.
+        node = tree.css_first(".dateline")
+        if node is not None:
+            date_candidates.insert(0, _text([node.text(deep=True)]))
+    if h1 is None:
+        node = tree.css_first("article h1, main h1")
+        h1 = _text([node.text(deep=True)]) if node is not None else None
     lead = next((b.lstrip("\\") for kind, b in blocks if kind == "content"), None)
     text = "\n\n".join(b for _, b in blocks)
     return text, h1 or head_title, date_candidates, lead

@@ -104,6 +104,17 @@ def test_html_og_title_time_element_and_opening_dateline():
     assert (doc["title"], doc["published_date"]) == (None, dt.date(2019, 4, 20))
 
 
+def test_html_article_header_still_gives_title_and_date():
+    page = (
+        "<html><head><title>Head Title | Site</title></head><body>"
+        "<header><h1>Site Name</h1></header><article><header><h1>Article Headline</h1>"
+        '<p class="dateline">WASHINGTON, Sept. 8, 2017</p></header><p>Body.</p></article>'
+    )
+    doc = one("html", page)
+    assert (doc["title"], doc["published_date"]) == ("Article Headline", dt.date(2017, 9, 8))
+    assert doc["text"] == "Body."
+
+
 def test_html_with_only_script_and_style_is_rejected():
     out, rejects = extract(docs_of(("html", "<script>var a='<p>x</p>'</script><style>p{}</style>")))
     assert out.is_empty()
