@@ -164,25 +164,28 @@ def blocks(frame: pl.DataFrame) -> pl.DataFrame:
     markup removed), char_start, char_end.
     """
     is_md = pl.col("format").is_in(["md", "html"])
+    # Each line keeps only its trimmed body plus offsets: the raw line is dropped at once
+    # so the batch's text is held about twice (text + bodies), not four times.
     lines = (
-        frame.select(
+        frame.select("doc_ix", "format", "line_mode", pl.col("text").str.split("\n").alias("line"))
+        .explode("line")
+        .select(
             "doc_ix",
             "format",
             "line_mode",
-            pl.col("text").str.split("\n").alias("line"),
-        )
-        .explode("line")
-        .with_columns(
             pl.int_range(pl.len()).over("doc_ix").alias("line_no"),
             pl.col("line").str.len_chars().cast(pl.Int64).alias("n_chars"),
             pl.col("line").str.replace(f"^{WS}+", "").alias("left"),
         )
-        .with_columns(
-            (pl.col("n_chars") + 1).cum_sum().over("doc_ix").alias("line_end"),
+        .select(
+            pl.exclude("left"),
+            (pl.col("n_chars") - pl.col("left").str.len_chars()).alias("lead"),
             pl.col("left").str.replace(f"{WS}+$", "").alias("body"),
         )
         .with_columns(
-            (pl.col("line_end") - pl.col("n_chars") - 1).alias("line_start"),
+            ((pl.col("n_chars") + 1).cum_sum().over("doc_ix") - pl.col("n_chars") - 1).alias(
+                "line_start"
+            ),
             (pl.col("body") == "").alias("blank"),
             (is_md & pl.col("body").str.contains(_ATX)).alias("atx"),
         )
@@ -190,6 +193,7 @@ def blocks(frame: pl.DataFrame) -> pl.DataFrame:
     first_line = pl.col("line_no") == 0
     prev_blank = pl.col("blank").shift(1, fill_value=True) | first_line
     prev_atx = pl.col("atx").shift(1, fill_value=False) & ~first_line
+    start = pl.col("line_start") + pl.col("lead")
     lines = (
         lines.with_columns(
             (prev_blank | pl.col("line_mode") | pl.col("atx") | prev_atx).alias("new_block")
@@ -197,12 +201,8 @@ def blocks(frame: pl.DataFrame) -> pl.DataFrame:
         .filter(~pl.col("blank"))
         .with_columns(pl.col("new_block").cum_sum().alias("block"))
         .with_columns(
-            (pl.col("line_start") + pl.col("n_chars") - pl.col("left").str.len_chars()).alias(
-                "start"
-            ),
-            (pl.col("line_start") + pl.col("n_chars") - pl.col("left").str.len_chars())
-            .add(pl.col("body").str.len_chars())
-            .alias("end"),
+            start.alias("start"),
+            (start + pl.col("body").str.len_chars()).alias("end"),
             pl.int_range(pl.len()).over("block").alias("line_in_block"),
         )
     )
