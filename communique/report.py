@@ -30,21 +30,32 @@ THEME_AXIS = alt.Axis(labelAngle=-30)
 
 
 def theme_share_over_time(trends: pl.DataFrame) -> alt.Chart:
-    dated = trends.filter(pl.col("month").is_not_null())
+    # Years, not months: statements are sparse, and monthly shares of a handful of
+    # paragraphs swing between 0 and 100 %. The month rows roll up by summing counts.
+    yearly = (
+        trends.filter(pl.col("year").is_not_null())
+        .group_by("year", "theme")
+        .agg(pl.col("documents", "documents_total", "paragraphs", "paragraphs_total").sum())
+        .with_columns(share=pl.col("paragraphs") / pl.col("paragraphs_total"))
+    )
     return (
-        alt.Chart(dated, title="Share of paragraphs per theme, by publication month")
+        alt.Chart(yearly, title="Share of paragraphs per theme, by publication year")
         .mark_line(point=True)
         .encode(
-            x=alt.X("month:T", timeUnit="yearmonth", title="month"),
-            y=alt.Y("paragraph_share:Q", axis=alt.Axis(format="%"), title="paragraphs"),
+            # quantitative, so a year without statements keeps its place on the axis
+            x=alt.X(
+                "year:Q", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False)
+            ),
+            y=alt.Y("share:Q", axis=alt.Axis(format="%"), title="paragraphs"),
             color=alt.Color("theme:N", scale=THEME_COLOURS),
             tooltip=[
-                "month:T",
+                "year:O",
                 "theme:N",
                 "paragraphs:Q",
                 "paragraphs_total:Q",
-                alt.Tooltip("paragraph_share:Q", format=".1%"),
+                alt.Tooltip("share:Q", format=".1%"),
                 "documents:Q",
+                "documents_total:Q",
             ],
         )
         .properties(width=640, height=260)
@@ -148,7 +159,7 @@ def top_evidence_phrases(evidence: pl.DataFrame) -> alt.FacetChart:
             columns=2,
             title=f"Most frequent evidence phrases per theme (top {PHRASES_PER_THEME})",
         )
-        .resolve_scale(y="independent")
+        .resolve_scale(x="independent", y="independent")
     )
 
 
@@ -186,8 +197,8 @@ def _sections(out_dir: Path) -> list[tuple[str, str, list[alt.TopLevelMixin]]]:
     return [
         (
             "Theme share over time",
-            "Dated documents only; undated ones are in "
-            "<code>theme_trends</code> with a null month.",
+            "Dated documents only; <code>theme_trends</code> has the months, and the "
+            "undated documents in a null month.",
             [theme_share_over_time(read_table(out_dir, "theme_trends"))],
         ),
         (
