@@ -45,7 +45,7 @@ from tasks.prefect_tasks import (
     validate_tables,
     write_batch,
 )
-from tasks.validate import consistency_problems
+from tasks.validate import consistency_problems, validate_table
 
 # Batches in flight at once: each holds a batch of frames in memory, so this (with
 # batch_size) bounds the run's memory whatever the corpus size.
@@ -139,7 +139,7 @@ def _build_snapshot(
         futures = []
         for number, files_batch in enumerate(batches[window : window + PARALLEL_BATCHES], window):
             part = f"part-{run_id}-{number:05d}"
-            batch = read_and_decode.submit(part, files_batch)
+            batch = read_and_decode.submit(part, files_batch, max_file_bytes)
             batch = extract_text.submit(batch)
             batch = segment_paragraphs.submit(batch)
             batch = classify_themes.submit(batch, lexicon)
@@ -153,16 +153,13 @@ def _build_snapshot(
     )
     all_rejects = pl.concat([rejects.select(list(REJECT_COLUMNS)), *(r.rejects for r in results)])
     finished_at = datetime.now(UTC)
-    writer.write_part(
+    rejects_table = conform(
         "rejects",
-        "part-0",
-        conform(
-            "rejects",
-            all_rejects.sort("source_path").with_columns(
-                pl.lit(run_id).alias("run_id"), pl.lit(finished_at).alias("seen_at")
-            ),
+        all_rejects.sort("source_path").with_columns(
+            pl.lit(run_id).alias("run_id"), pl.lit(finished_at).alias("seen_at")
         ),
     )
+    writer.write_part("rejects", "part-0", validate_table("rejects", rejects_table))
     summary = summarise_snapshot(
         writer.staging,
         run_id=run_id,
@@ -181,7 +178,7 @@ def _build_snapshot(
     )
     _write_runs(writer, summary.run_row())
     for table, frame in aggregate(scan_snapshot(writer.staging)).items():
-        writer.write_part(table, "part-0", TABLES[table].validate(frame))
+        writer.write_part(table, "part-0", validate_table(table, frame))
     problems = consistency_problems(scan_snapshot(writer.staging))
     if problems:
         raise RuntimeError("snapshot is inconsistent: " + "; ".join(problems))
@@ -191,7 +188,7 @@ def _build_snapshot(
 
 def _write_runs(writer: SnapshotWriter, row: dict) -> None:
     runs = pl.concat([writer.previous_table("runs"), conform("runs", pl.DataFrame([row]))])
-    writer.write_part("runs", "part-0", runs.sort("started_at"))
+    writer.write_part("runs", "part-0", validate_table("runs", runs.sort("started_at")))
 
 
 def _record_failed_run(

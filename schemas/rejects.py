@@ -7,10 +7,14 @@ REJECT_REASONS = [
     "too_large",
     "hidden_file",
     "symlink_outside_raw_dir",
+    "symlink_loop",
+    "not_a_regular_file",
+    "undecodable_name",
     "unreadable",
     "empty_file",
     "binary_content",
     "no_text",
+    "extract_failed",
     "validation_failed",
 ]
 

@@ -60,8 +60,8 @@ def plan_run(files: pl.DataFrame, previous: pl.DataFrame, full_refresh: bool) ->
 
 
 @io_stage(name="read-and-decode")
-def read_and_decode(part: str, files: pl.DataFrame) -> Batch:
-    docs, rejects = read_decode(files.drop("previous_content_sha256"))
+def read_and_decode(part: str, files: pl.DataFrame, max_file_bytes: int) -> Batch:
+    docs, rejects = read_decode(files.drop("previous_content_sha256"), max_bytes=max_file_bytes)
     docs = docs.join(files.select("doc_id", "previous_content_sha256"), on="doc_id", how="left")
     changed, unchanged = drop_unchanged(docs)
     batch = Batch(part=part, documents=changed, unchanged=unchanged)

@@ -22,6 +22,14 @@ class TableValidationError(RuntimeError):
         super().__init__(f"table {table} failed validation:\n{shown}")
 
 
+def validate_table(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Validate a whole table (runs, rejects, aggregates): any failure stops the run."""
+    try:
+        return TABLES[table].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        raise TableValidationError(table, errors.failure_cases) from None
+
+
 def _failing_rows(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Failure cases of `frame` with a row index (raises on schema-level failures)."""
     try:
