@@ -136,8 +136,14 @@ def run_server(port: int, home: Path, echo: Callable[[str], None] = print) -> in
     process = subprocess.Popen(server_command(port), env=server_env(home, port))
     # A service manager stops us with SIGTERM: pass it on rather than orphan the server.
     # (Ctrl-C needs no forwarding: the terminal sends SIGINT to both processes.)
+    stopping: list[int] = []
+
+    def forward(signum: int, _frame) -> None:
+        stopping.append(signum)
+        process.send_signal(signum)
+
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda signum, _frame: process.send_signal(signum))
+        signal.signal(signum, forward)
     try:
         seconds = wait_until_healthy(url, START_TIMEOUT_S, process)
         echo(
@@ -147,14 +153,22 @@ def run_server(port: int, home: Path, echo: Callable[[str], None] = print) -> in
             f"  Then serve the deployments:      communique serve\n"
             "Stop the server with Ctrl-C."
         )
-        return process.wait()
+        return _exit_code(process.wait())
     except KeyboardInterrupt:
         # The terminal's SIGINT reached the server too: a second one would make uvicorn
         # skip its clean shutdown, so only wait (and escalate if it hangs).
-        return _stop(process, interrupt=False)
+        return _exit_code(_stop(process, interrupt=False))
     except ServerError:
+        if stopping:  # stopped on purpose before it was ready: not an error
+            return _exit_code(_stop(process, interrupt=False))
         _stop(process, interrupt=True)
         raise
+
+
+def _exit_code(returncode: int) -> int:
+    # uvicorn re-raises the signal it shut down on, so a clean stop by SIGTERM shows as
+    # -15; report it the way a shell does (128 + signal), not as sys.exit(-15) == 241.
+    return 128 - returncode if returncode < 0 else returncode
 
 
 def _stop(process: subprocess.Popen, interrupt: bool, grace_s: float = 15.0) -> int:
