@@ -146,7 +146,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
         except Exception as exc:
             pytest.fail(f"{exc}\n{live.log('server')}")
         TIMINGS["server start (new database)"] = time.monotonic() - started
-        assert f"export PREFECT_API_URL={url}" in _wait_for_text(live, "server", "PREFECT_API_URL")
+        assert f"export PREFECT_API_URL={url}" in _wait_for_text(live, "server", "communique serve")
 
         started = time.monotonic()
         # Not the project folder: the deployments must not depend on the working directory.
@@ -335,7 +335,7 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(live):
 
     def prefect(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "prefect", "--no-prompt", *args],
+            [sys.executable, "-m", "prefect", *args, "--no-prompt"],
             cwd=PROJECT_ROOT,
             env=live.env,
             capture_output=True,
