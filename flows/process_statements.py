@@ -6,7 +6,12 @@ discover -> plan -> (per batch) read and decode -> extract text -> segment -> cl
 
 from __future__ import annotations
 
+import json
+import os
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +57,31 @@ from tasks.validate import consistency_problems, validate_table
 PARALLEL_BATCHES = 2
 
 
+# Benchmarks set this to a file path: the flow then writes its phase timings there as JSON
+# (a perf_counter pair per phase, nothing else: the run itself is unchanged).
+PHASE_TIMINGS_ENV = "COMMUNIQUE_PHASE_TIMINGS"
+
+
+class PhaseTimer:
+    """Wall seconds per flow phase (the parts of a run that are not task runs)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def save(self) -> None:
+        if path := os.environ.get(PHASE_TIMINGS_ENV):
+            with open(path, "w") as handle:
+                json.dump(self.seconds, handle)
+
+
 def new_run_id(started_at: datetime) -> str:
     return f"{started_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
 
@@ -78,15 +108,18 @@ def process_statements(
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
+    phase = PhaseTimer()
     raw_dir, out_dir = Path(raw_dir).resolve(), Path(out_dir).resolve()
     with exclusive_lock(out_dir, lock_timeout_s):
         writer = SnapshotWriter(out_dir, run_id)
         lexicon = None
         try:
-            lexicon = load_taxonomy(Path(taxonomy or DEFAULT_LEXICON_PATH))
+            with phase("load-taxonomy"):
+                lexicon = load_taxonomy(Path(taxonomy or DEFAULT_LEXICON_PATH))
             summary = _build_snapshot(
-                writer, raw_dir, lexicon, full_refresh, batch_size, max_file_bytes, started_at
-            )
+                writer, raw_dir, lexicon, full_refresh, batch_size, max_file_bytes, started_at,
+                phase,
+            )  # fmt: skip
         except BaseException as exc:
             writer.abandon()
             version = lexicon.version if lexicon else None
@@ -95,7 +128,8 @@ def process_statements(
             raise
         # The views read the stable table links, so a stale catalog would still show the
         # new rows; rebuilding it keeps new tables and columns in it too.
-        build_catalog(out_dir)
+        with phase("catalog"):
+            build_catalog(out_dir)
     logger.info(
         "run %s: %d files seen, %d documents written, %d unchanged, %d deleted, %d rejected; "
         "%d documents and %d paragraphs in the tables",
@@ -108,7 +142,9 @@ def process_statements(
         summary.documents_total,
         summary.paragraphs_total,
     )
-    publish_artifacts(summary)
+    with phase("artifacts"):
+        publish_artifacts(summary)
+    phase.save()
     return asdict(summary)
 
 
@@ -120,69 +156,82 @@ def _build_snapshot(
     batch_size: int,
     max_file_bytes: int,
     started_at: datetime,
+    phase: PhaseTimer,
 ) -> RunSummary:
     run_id = writer.run_id
-    files, rejects = discover_files(raw_dir, max_file_bytes)
-    previous_manifest = read_manifest(writer.out_dir) or {}
-    taxonomy_changed = previous_manifest.get("taxonomy_version") != lexicon.version
-    plan = plan_run(
-        files,
-        writer.previous_table("documents").select(
-            "doc_id", "size_bytes", "mtime_ns", "content_sha256"
-        ),
-        full_refresh,
-    )
+    with phase("discover"):
+        files, rejects = discover_files(raw_dir, max_file_bytes)
+    with phase("plan"):
+        previous_manifest = read_manifest(writer.out_dir) or {}
+        taxonomy_changed = previous_manifest.get("taxonomy_version") != lexicon.version
+        plan = plan_run(
+            files,
+            writer.previous_table("documents").select(
+                "doc_id", "size_bytes", "mtime_ns", "content_sha256"
+            ),
+            full_refresh,
+        )
 
     results: list[BatchResult] = []
     batches = _batches(plan.to_read, batch_size)
-    for window in range(0, len(batches), PARALLEL_BATCHES):
-        futures = []
-        for number, files_batch in enumerate(batches[window : window + PARALLEL_BATCHES], window):
-            part = f"part-{run_id}-{number:05d}"
-            batch = read_and_decode.submit(part, files_batch, max_file_bytes)
-            batch = extract_text.submit(batch)
-            batch = segment_paragraphs.submit(batch)
-            batch = classify_themes.submit(batch, lexicon)
-            batch = validate_tables.submit(batch, run_id, started_at)
-            futures.append(write_batch.submit(batch, writer))
-        results.extend(future.result() for future in futures)
+    with phase("batches"):
+        for window in range(0, len(batches), PARALLEL_BATCHES):
+            futures = []
+            for number, files_batch in enumerate(
+                batches[window : window + PARALLEL_BATCHES], window
+            ):
+                part = f"part-{run_id}-{number:05d}"
+                batch = read_and_decode.submit(part, files_batch, max_file_bytes)
+                batch = extract_text.submit(batch)
+                batch = segment_paragraphs.submit(batch)
+                batch = classify_themes.submit(batch, lexicon)
+                batch = validate_tables.submit(batch, run_id, started_at)
+                futures.append(write_batch.submit(batch, writer))
+            results.extend(future.result() for future in futures)
 
-    unchanged = pl.concat([plan.unchanged, *(r.unchanged for r in results)])
-    carried = carry_over(
-        writer, unchanged, taxonomy_changed, lambda paragraphs: classify(paragraphs, lexicon)
-    )
-    all_rejects = pl.concat([rejects.select(list(REJECT_COLUMNS)), *(r.rejects for r in results)])
-    finished_at = datetime.now(UTC)
-    rejects_table = conform(
-        "rejects",
-        all_rejects.sort("source_path").with_columns(
-            pl.lit(run_id).alias("run_id"), pl.lit(finished_at).alias("seen_at")
-        ),
-    )
-    writer.write_part("rejects", "part-0", validate_table("rejects", rejects_table))
-    summary = summarise_snapshot(
-        writer.staging,
-        run_id=run_id,
-        flow_run_id=flow_run.get_id(),
-        started_at=started_at,
-        finished_at=finished_at,
-        full_refresh=full_refresh,
-        files_seen=files.height + rejects.height,
-        documents_written=sum(r.documents_written for r in results),
-        documents_unchanged=carried,
-        documents_deleted=plan.previous_doc_ids.join(
-            pl.concat([unchanged, *(r.written for r in results)]), on="doc_id", how="anti"
-        ).height,
-        rejects=all_rejects,
-        taxonomy_version=lexicon.version,
-    )
-    _write_runs(writer, summary.run_row())
-    for table, frame in aggregate(scan_snapshot(writer.staging)).items():
-        writer.write_part(table, "part-0", validate_table(table, frame))
-    problems = consistency_problems(scan_snapshot(writer.staging))
+    with phase("carry-over"):
+        unchanged = pl.concat([plan.unchanged, *(r.unchanged for r in results)])
+        carried = carry_over(
+            writer, unchanged, taxonomy_changed, lambda paragraphs: classify(paragraphs, lexicon)
+        )
+    with phase("rejects-and-runs"):
+        all_rejects = pl.concat(
+            [rejects.select(list(REJECT_COLUMNS)), *(r.rejects for r in results)]
+        )
+        finished_at = datetime.now(UTC)
+        rejects_table = conform(
+            "rejects",
+            all_rejects.sort("source_path").with_columns(
+                pl.lit(run_id).alias("run_id"), pl.lit(finished_at).alias("seen_at")
+            ),
+        )
+        writer.write_part("rejects", "part-0", validate_table("rejects", rejects_table))
+        summary = summarise_snapshot(
+            writer.staging,
+            run_id=run_id,
+            flow_run_id=flow_run.get_id(),
+            started_at=started_at,
+            finished_at=finished_at,
+            full_refresh=full_refresh,
+            files_seen=files.height + rejects.height,
+            documents_written=sum(r.documents_written for r in results),
+            documents_unchanged=carried,
+            documents_deleted=plan.previous_doc_ids.join(
+                pl.concat([unchanged, *(r.written for r in results)]), on="doc_id", how="anti"
+            ).height,
+            rejects=all_rejects,
+            taxonomy_version=lexicon.version,
+        )
+        _write_runs(writer, summary.run_row())
+    with phase("aggregates"):
+        for table, frame in aggregate(scan_snapshot(writer.staging)).items():
+            writer.write_part(table, "part-0", validate_table(table, frame))
+    with phase("consistency"):
+        problems = consistency_problems(scan_snapshot(writer.staging))
     if problems:
         raise RuntimeError("snapshot is inconsistent: " + "; ".join(problems))
-    writer.publish({"taxonomy_version": lexicon.version, "finished_at": finished_at})
+    with phase("publish"):
+        writer.publish({"taxonomy_version": lexicon.version, "finished_at": finished_at})
     return summary
 
 
