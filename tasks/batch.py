@@ -21,6 +21,8 @@ class Batch:
     unchanged: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema={"doc_id": pl.String})
     )
+    # content blocks extract computed on the way (segment reuses them, then drops them)
+    blocks: pl.DataFrame | None = None
     paragraphs: pl.DataFrame | None = None
     paragraph_themes: pl.DataFrame | None = None
     theme_evidence: pl.DataFrame | None = None

@@ -46,6 +46,9 @@ DOCS_SCHEMA = pl.Schema(
 
 # Control characters that never occur in running text (tab, LF, VT, FF, CR are allowed).
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
+# Codecs that map each of those bytes to the same code point and no other byte to one.
+_BYTE_IDENTICAL_CONTROLS = ("utf-8", "utf-8-sig", "utf-8+replace", "cp1252")
 _UTF8_MULTIBYTE = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
 )
@@ -105,10 +108,16 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     text, encoding = _decode(data)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():  # ASCII is already NFC; the check is a fast C loop
+        text = unicodedata.normalize("NFC", text)
     if not text.strip():
         raise DecodeRejected("empty_file", "The file holds only whitespace.")
-    n_control = len(_CONTROL.findall(text))
+    # No control byte in an 8-bit or UTF-8 file means no control character in its text
+    # (bytes.translate is ~10x faster than the regex scan); else count them in the text.
+    clean = encoding in _BYTE_IDENTICAL_CONTROLS and len(
+        data.translate(None, _CONTROL_BYTES)
+    ) == len(data)
+    n_control = 0 if clean else len(_CONTROL.findall(text))
     n_bad = n_control + text.count("\ufffd")
     if n_control > MAX_CONTROL_SHARE * len(text) or n_bad > MAX_UNDECODABLE_SHARE * len(text):
         raise DecodeRejected(

@@ -33,7 +33,14 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from tasks.decode import DOCS_SCHEMA
 from tasks.discover import REJECTS_SCHEMA
-from tasks.segment import ANY_DATE, OPENING_DATELINE, layout_metadata, line_mode, parse_date
+from tasks.segment import (
+    ANY_DATE,
+    OPENING_DATELINE,
+    blocks,
+    layout_metadata,
+    line_mode,
+    parse_date,
+)
 
 EXTRACTED_SCHEMA = pl.Schema(
     {
@@ -67,7 +74,9 @@ _META_TITLE_NAMES = ("og:title", "dc.title", "twitter:title")
 
 
 def _text(parts: list[str]) -> str:
-    return _WS.sub(" ", "".join(parts)).strip()
+    # Same as _WS.sub(" ", s).strip(): str.split() and re's \s share one definition of
+    # whitespace (str.isspace), and split-join is several times faster.
+    return " ".join("".join(parts).split())
 
 
 def _kind(node: LexborNode) -> str:
@@ -94,6 +103,8 @@ class _Renderer:
         self.items: list[str] = []
 
     def flush(self) -> None:
+        if not self.parts:  # most enter/leave events have no text pending
+            return
         text = _text(self.parts)
         self.parts = []
         if not text:
@@ -257,29 +268,56 @@ def _extract_html(docs: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple[str, str
     return out.filter(pl.col("text").is_not_null()), rejects
 
 
-def _extract_layout(docs: pl.DataFrame) -> pl.DataFrame:
+# The title and dateline sit at the top: layout metadata reads the first LAYOUT_CHARS.
+LAYOUT_CHARS = 5000
+
+
+def _extract_layout(docs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Docs with title and published_date, and the content blocks of short documents.
+
+    For a document of at most LAYOUT_CHARS characters the blocks computed here from the
+    first LAYOUT_CHARS are the blocks of its whole text: segment reuses them instead of
+    splitting the same text again.
+    """
     out = docs.rename({"raw_text": "text"})
     frame = out.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc_ix"),
         "format",
         # The title and dateline sit at the top; the layout test needs the whole text.
-        pl.col("text").str.slice(0, 5000),
+        pl.col("text").str.slice(0, LAYOUT_CHARS),
         line_mode(pl.col("text"), pl.col("format")).alias("line_mode"),
+        (pl.col("text").str.len_chars() <= LAYOUT_CHARS).alias("whole"),
     )
-    meta = layout_metadata(frame)
-    return (
+    b = blocks(frame.drop("whole"))
+    meta = layout_metadata(frame, b)
+    ids = out.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc_ix"), "doc_id")
+    whole = frame.filter("whole").select("doc_ix")
+    content = (
+        b.filter(pl.col("kind") == "content")
+        .join(whole, on="doc_ix", how="semi")
+        .join(ids, on="doc_ix", how="left", maintain_order="left")
+        .select("doc_id", *(c for c in b.columns if c != "doc_ix"))
+    )
+    docs_out = (
         out.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc_ix"))
         .join(meta, on="doc_ix", how="left", maintain_order="left")
         .drop("doc_ix")
     )
+    return docs_out, content
+
+
+def extract_with_blocks(docs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """`extract` plus the content blocks already known (for ``segment(known_blocks=)``)."""
+    is_html = pl.col("format") == "html"
+    html, rejects = _extract_html(docs.filter(is_html))
+    layout, known_blocks = _extract_layout(docs.filter(~is_html))
+    columns = list(EXTRACTED_SCHEMA.names())
+    frames = [f.select(columns).cast(dict(EXTRACTED_SCHEMA)) for f in (layout, html)]
+    out = pl.concat(frames).sort("source_path")
+    return out, pl.DataFrame(rejects, schema=REJECTS_SCHEMA, orient="row"), known_blocks
 
 
 def extract(docs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return ``(docs, rejects)``: docs gain text, title, published_date and lose raw_text."""
-    is_html = pl.col("format") == "html"
-    html, rejects = _extract_html(docs.filter(is_html))
-    layout = _extract_layout(docs.filter(~is_html))
-    columns = list(EXTRACTED_SCHEMA.names())
-    frames = [f.select(columns).cast(dict(EXTRACTED_SCHEMA)) for f in (layout, html)]
-    out = pl.concat(frames).sort("source_path")
-    return out, pl.DataFrame(rejects, schema=REJECTS_SCHEMA, orient="row")
+    out, rejects, _ = extract_with_blocks(docs)
+    return out, rejects

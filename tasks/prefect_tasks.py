@@ -21,7 +21,7 @@ from tasks.batch import Batch, BatchResult
 from tasks.classify import classify
 from tasks.decode import read_decode
 from tasks.discover import discover
-from tasks.extract import extract
+from tasks.extract import extract_with_blocks
 from tasks.plan import RunPlan, drop_unchanged, plan_changes
 from tasks.segment import segment
 from tasks.validate import validate_batch
@@ -70,14 +70,14 @@ def read_and_decode(part: str, files: pl.DataFrame, max_file_bytes: int) -> Batc
 
 @stage(name="extract-text")
 def extract_text(batch: Batch) -> Batch:
-    docs, rejects = extract(batch.documents)
-    return batch.evolve(documents=docs, rejects=batch.add_rejects(rejects))
+    docs, rejects, known_blocks = extract_with_blocks(batch.documents)
+    return batch.evolve(documents=docs, rejects=batch.add_rejects(rejects), blocks=known_blocks)
 
 
 @stage(name="segment")
 def segment_paragraphs(batch: Batch) -> Batch:
-    docs, paragraphs = segment(batch.documents)
-    return batch.evolve(documents=docs, paragraphs=paragraphs)
+    docs, paragraphs = segment(batch.documents, known_blocks=batch.blocks)
+    return batch.evolve(documents=docs, paragraphs=paragraphs, blocks=None)
 
 
 @stage(name="classify")

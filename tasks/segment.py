@@ -315,13 +315,14 @@ def _classify(b: pl.DataFrame) -> pl.DataFrame:
     ).select("doc_ix", "format", "rank", "kind", "label", "char_start", "char_end")
 
 
-def layout_metadata(frame: pl.DataFrame) -> pl.DataFrame:
+def layout_metadata(frame: pl.DataFrame, b: pl.DataFrame | None = None) -> pl.DataFrame:
     """Title and publication date stated by a txt/md layout, per doc_ix.
 
     title: the first title block (``#`` line or headline). published_date: the first
     standalone dateline block, else a dateline opening the first content paragraph.
+    ``b``: ``blocks(frame)`` when the caller has it already.
     """
-    b = blocks(frame)
+    b = blocks(frame) if b is None else b
     content_rank = (pl.col("kind") == "content").cum_sum().over("doc_ix")
     meta = (
         b.with_columns(
@@ -349,15 +350,39 @@ def layout_metadata(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def segment(docs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return ``(docs + n_paragraphs, paragraphs)`` for a batch of extracted documents."""
+def segment(
+    docs: pl.DataFrame, known_blocks: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return ``(docs + n_paragraphs, paragraphs)`` for a batch of extracted documents.
+
+    ``known_blocks``: content blocks that extract already computed from the same text,
+    with doc_id instead of doc_ix (see `tasks.extract.extract_with_blocks`); only the
+    other documents are split here.
+    """
     frame = docs.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc_ix"),
+        "format",
+        "text",
+        "doc_id",
+    )
+    if known_blocks is not None and known_blocks.height:
+        known = frame.select("doc_ix", "doc_id").join(
+            known_blocks, on="doc_id", how="inner", maintain_order="right"
+        )
+        frame = frame.join(
+            known_blocks.select("doc_id").unique(), on="doc_id", how="anti", maintain_order="left"
+        )
+    else:
+        known = None
+    frame = frame.select(
+        "doc_ix",
         "format",
         "text",
         line_mode(pl.col("text"), pl.col("format")).alias("line_mode"),
     )
     b = blocks(frame).filter(pl.col("kind") == "content")
+    if known is not None:
+        b = pl.concat([b, known.select(b.columns)]).sort("doc_ix", "rank")
     paragraphs = b.select(
         "doc_ix",
         (pl.int_range(pl.len()).over("doc_ix") + 1).cast(pl.Int32).alias("paragraph_index"),
