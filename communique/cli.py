@@ -88,15 +88,38 @@ path_option = click.Path(path_type=Path)
     show_default=True,
     help="Seconds to wait for another run on the same out-dir before failing.",
 )
-def run(raw_dir, out_dir, taxonomy, full_refresh, batch_size, lock_timeout) -> None:
+@click.option(
+    "--task-runner",
+    type=click.Choice(["thread", "dask"]),
+    default="thread",
+    show_default=True,
+    help="Where batch tasks run: threads of this process, or a Dask cluster.",
+)
+@click.option(
+    "--dask-address",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Scheduler of a running Dask cluster (with --task-runner dask); default: a "
+    "local cluster of 2 worker processes on 127.0.0.1.",
+)
+def run(
+    raw_dir, out_dir, taxonomy, full_refresh, batch_size, lock_timeout, task_runner, dask_address
+) -> None:
     """Run the process-statements flow once and print a summary."""
+    if dask_address and task_runner != "dask":
+        fail("--dask-address needs --task-runner dask")
     preflight(raw_dir, out_dir, taxonomy)
     prefect_defaults()
     from communique.summary import RunSummary, render_text
     from flows.process_statements import process_statements
 
+    flow = process_statements
+    if task_runner == "dask":
+        from communique.scaleout import dask_task_runner
+
+        flow = process_statements.with_options(task_runner=dask_task_runner(dask_address))
     try:
-        result = process_statements(
+        result = flow(
             raw_dir=raw_dir,
             out_dir=out_dir,
             taxonomy=taxonomy,
