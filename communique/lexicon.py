@@ -127,8 +127,8 @@ class Lexicon:
     themes: tuple[str, ...]
     thresholds: tuple[float, ...]  # aligned with ``themes``
     rules: tuple[Rule, ...]
-    # Per theme (aligned with ``themes``): alternatives in match precedence:
-    # vetoes first, then cues and context, each longest source first.
+    # Per theme (aligned with ``themes``): cue and veto alternatives in match
+    # precedence: vetoes first, then cues, each longest source first.
     alternatives: tuple[tuple[Alternative, ...], ...]
 
     def threshold(self, theme: str) -> float:
@@ -140,10 +140,20 @@ class Lexicon:
                 return rule
         raise KeyError(rule_id)
 
+    def rule_index(self, rule_id: str) -> int:
+        for index, rule in enumerate(self.rules):
+            if rule.id == rule_id:
+                return index
+        raise KeyError(rule_id)
+
     def theme_regex(self, theme: str) -> str:
-        """One alternation for the whole theme (leftmost-first precedence)."""
+        """One alternation of the theme's cues and vetoes (leftmost-first precedence)."""
         alts = self.alternatives[self.themes.index(theme)]
         return "|".join(a.regex for a in alts)
+
+    def rule_regex(self, rule_id: str) -> str:
+        """The alternation of one rule's phrases and patterns (used for context rules)."""
+        return "|".join(_rule_fragments(self.rule(rule_id)))
 
 
 # --------------------------------------------------------------------------- phrases
@@ -491,8 +501,11 @@ def _check_rules(rules: Any, themes: Any, src: _Source, add) -> None:
             if theme:
                 key = (theme, normalise_phrase(phrase))
                 if key in seen_phrases:
-                    add(pline, f"duplicate phrase '{phrase}' in theme '{theme}' "
-                        f"(also in {seen_phrases[key]})")
+                    add(
+                        pline,
+                        f"duplicate phrase '{phrase}' in theme '{theme}' "
+                        f"(also in {seen_phrases[key]})",
+                    )
                 else:
                     seen_phrases[key] = where
             try:
@@ -578,6 +591,13 @@ def _to_rule(raw: dict[str, Any]) -> Rule:
     )
 
 
+def _rule_fragments(rule: Rule) -> list[str]:
+    """Compiled, flagged regex fragments of a rule: phrases first, then patterns."""
+    return [_flagged(compile_phrase(p), rule.case_sensitive) for p in rule.phrases] + [
+        _flagged(_pattern_fragment(p), rule.case_sensitive) for p in rule.patterns
+    ]
+
+
 def _theme_alternatives(theme: str, rules: tuple[Rule, ...]) -> tuple[Alternative, ...]:
     """Order a theme's alternatives for leftmost-first matching.
 
@@ -589,17 +609,14 @@ def _theme_alternatives(theme: str, rules: tuple[Rule, ...]) -> tuple[Alternativ
     vetoes: list[Alternative] = []
     others: list[Alternative] = []
     for rule in rules:
-        if rule.theme != theme:
-            continue
+        if rule.theme != theme or rule.kind == "context":
+            continue  # context rules are looked up separately, see tasks.classify
         target = vetoes if rule.kind == "veto" else others
-        for phrase in rule.phrases:
-            target.append(
-                Alternative(rule.id, phrase, _flagged(compile_phrase(phrase), rule.case_sensitive))
-            )
-        for pattern in rule.patterns:
-            target.append(
-                Alternative(rule.id, pattern, _flagged(_pattern_fragment(pattern), rule.case_sensitive))
-            )
+        sources = rule.phrases + rule.patterns
+        target.extend(
+            Alternative(rule.id, source, fragment)
+            for source, fragment in zip(sources, _rule_fragments(rule), strict=True)
+        )
 
     def by_length(alts: list[Alternative]) -> list[Alternative]:
         return sorted(alts, key=lambda a: -len(a.source))  # stable: file order on ties

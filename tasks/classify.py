@@ -1,26 +1,30 @@
 """Theme classification stage: paragraphs in, paragraph themes and evidence out.
 
 Pure polars, no Prefect. The work is vectorised over the whole batch; the only
-Python loops run over themes (4) and lexicon alternatives (a few hundred, on the
-small set of distinct matched strings), never over paragraphs.
+Python loops run over themes (4), rules and lexicon alternatives (a few
+hundred, applied to the small set of distinct matched strings), never over
+paragraphs or matches.
 
 How a batch is classified:
 
-1. For each theme, ONE leftmost-first regex (the theme's alternation, vetoes
-   first, see ``communique.lexicon``) is run with ``str.extract_all`` (the
-   matched texts) and ``str.split`` (the text between matches). Character
-   offsets come from the cumulative character lengths of gaps and matches, so
-   they are character offsets, not polars' byte offsets.
+1. For each theme, ONE leftmost-first regex of its cues and vetoes (vetoes
+   first, see ``communique.lexicon``) runs once over the text with
+   ``str.replace_all``, wrapping every match in two marker characters. Literal
+   splits on the markers give each match and the text before it; running sums
+   of their CHARACTER lengths are the match offsets (polars' own string offsets
+   are bytes). The four themes run in parallel.
 2. Each distinct matched string is attributed to the first alternative that
    matches it in full; with leftmost-first semantics that is exactly the
-   alternative that produced it.
-3. ``needs`` gates are applied with joins: a gated cue survives only if one of
-   the rules it needs matched in the same paragraph.
-4. Score per paragraph and theme = 1 - prod(1 - weight) over distinct counted
-   rules; ``assigned`` = score >= the theme's threshold.
+   alternative that produced it. A join maps every match to its rule.
+3. ``needs`` gates: a gated cue survives only if one of the rules it needs
+   matched in the same paragraph. Context rules are looked up with one
+   ``str.contains`` each, only in paragraphs holding a cue that needs them, and
+   anywhere in the paragraph.
+4. Score per paragraph and theme = 1 - prod(1 - weight) over the distinct
+   counted rules; ``assigned`` = score >= the theme's threshold.
 
 ``theme_evidence`` holds every counted cue match (weight > 0) and every veto
-match (weight 0.0, rule id of the veto, e.g. ``rep.veto.remains``) so an
+match (weight 0.0, with the veto's rule id, e.g. ``rep.veto.remains``), so an
 analyst can see both why a theme was given and which wording was set aside.
 Context matches only enable cues and are not listed.
 """
@@ -55,12 +59,18 @@ THEME_EVIDENCE_SCHEMA = pl.Schema(
     }
 )
 EVIDENCE_SEPARATOR = "; "
-_SCORE_DECIMALS = 6  # keeps 1 - 0.7 * 0.7 == 0.51 comparable with a threshold
+_SCORE_DECIMALS = 6  # so that 1 - 0.7 * 0.7 compares as 0.51 against a 0.5 threshold
+
+# Unicode noncharacters, never in interchange text. Any that do occur are
+# swapped for U+FFFD (one character for one, so offsets are unchanged).
+_OPEN, _CLOSE = "\ufdd0", "\ufdd1"
+_KIND_CODES = {"cue": 0, "veto": 1, "context": 2}
+_CUE, _VETO = _KIND_CODES["cue"], _KIND_CODES["veto"]
 
 _MATCH_SCHEMA = pl.Schema(
     {
         "_pid": pl.UInt32,
-        "theme": pl.String,
+        "_theme": pl.Int32,
         "phrase": pl.String,
         "char_start": pl.Int64,
         "char_end": pl.Int64,
@@ -70,189 +80,250 @@ _MATCH_SCHEMA = pl.Schema(
 
 def classify(paragraphs: pl.DataFrame, lexicon: Lexicon) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Tag every paragraph with every theme; return (paragraph_themes, theme_evidence)."""
-    base = (
-        paragraphs.select(
-            pl.col("doc_id").cast(pl.String),
-            pl.col("paragraph_index").cast(pl.Int32),
-            pl.col("text").cast(pl.String).fill_null(""),
-        )
-        .with_row_index("_pid")
-        # Sorting the 1-row-per-paragraph frame once lets the 4-rows-per-paragraph
-        # output come out ordered without a second, 4x larger sort.
-        .sort("doc_id", "paragraph_index", "_pid", maintain_order=True)
+    base = paragraphs.select(
+        pl.col("doc_id").cast(pl.String),
+        pl.col("paragraph_index").cast(pl.Int32),
+        pl.col("text").cast(pl.String).fill_null(""),
     )
-    matches = _attribute(_find_matches(base, lexicon), lexicon)
-    counted, vetoes = _apply_rules(matches, lexicon)
-    return _paragraph_themes(base, counted, lexicon), _theme_evidence(
-        base, counted, vetoes, lexicon
+    text = base.get_column("text")
+    matches = _attribute(_find_matches(text, lexicon), lexicon)
+    counted, vetoes = _apply_rules(matches, text, lexicon)
+
+    # Output order is (doc_id, paragraph_index, theme order). Sort the
+    # one-row-per-paragraph frame once and place every result by its rank
+    # instead of sorting the four-rows-per-paragraph output.
+    order = base.select(pl.arg_sort_by("doc_id", "paragraph_index", maintain_order=True))
+    order = order.to_series().cast(pl.UInt32)
+    rank = pl.zeros(base.height, dtype=pl.UInt32, eager=True)
+    if base.height:
+        rank.scatter(order, pl.int_range(base.height, dtype=pl.UInt32, eager=True))
+    sorted_base = base.select("doc_id", "paragraph_index").gather(order)
+    counted = counted.with_columns(_rank=rank.gather(counted.get_column("_pid")))
+    vetoes = vetoes.with_columns(_rank=rank.gather(vetoes.get_column("_pid")))
+    return (
+        _paragraph_themes(sorted_base, counted, lexicon),
+        _theme_evidence(sorted_base, counted, vetoes, lexicon),
     )
 
 
 # --------------------------------------------------------------------------- matching
 
 
-def _find_matches(base: pl.DataFrame, lexicon: Lexicon) -> pl.DataFrame:
+def _find_matches(text: pl.Series, lexicon: Lexicon) -> pl.DataFrame:
     """All non-overlapping matches of each theme's regex, with character offsets."""
-    exprs: list[pl.Expr] = []
-    for i, theme in enumerate(lexicon.themes):
-        regex = lexicon.theme_regex(theme)
-        exprs.append(pl.col("text").str.extract_all(regex).alias(f"m{i}"))
-        exprs.append(pl.col("text").str.split(regex, literal=False).alias(f"g{i}"))
-    wide = base.select("_pid", *exprs)  # the 8 regex passes run in parallel
-
-    frames = [_MATCH_SCHEMA.to_frame()]
-    for i, theme in enumerate(lexicon.themes):
-        hits = (
-            wide.select("_pid", pl.col(f"m{i}").alias("phrase"), pl.col(f"g{i}").alias("gap"))
-            .filter(pl.col("phrase").list.len() > 0)
-            # gap k is the text before match k; the last gap (after the last match) is dropped
-            .with_columns(pl.col("gap").list.slice(0, pl.col("phrase").list.len()))
-            .explode("phrase", "gap")
-            .with_columns(
-                match_len=pl.col("phrase").str.len_chars().cast(pl.Int64),
-                gap_len=pl.col("gap").str.len_chars().cast(pl.Int64),
-            )
-            .with_columns(
-                char_end=(pl.col("gap_len") + pl.col("match_len")).cum_sum().over("_pid")
-            )
-            .select(
-                "_pid",
-                pl.lit(theme, dtype=pl.String).alias("theme"),
-                "phrase",
-                (pl.col("char_end") - pl.col("match_len")).alias("char_start"),
-                "char_end",
-            )
+    work = text.rename("work")
+    if work.str.contains(f"[{_OPEN}{_CLOSE}]").any():
+        work = work.str.replace_all(f"[{_OPEN}{_CLOSE}]", "\ufffd")
+    marked = (
+        work.to_frame()
+        .with_row_index("_pid")
+        .select(
+            "_pid",
+            *[
+                pl.col("work")
+                .str.replace_all(lexicon.theme_regex(theme), f"{_OPEN}$0{_CLOSE}")
+                .alias(f"t{i}")
+                for i, theme in enumerate(lexicon.themes)
+            ],
         )
-        frames.append(hits)
+    )
+    frames = [_MATCH_SCHEMA.to_frame()]
+    for i in range(len(lexicon.themes)):
+        frames.append(_offsets(marked.select("_pid", pl.col(f"t{i}").alias("m")), i))
     return pl.concat(frames, how="vertical")
 
 
+def _offsets(marked: pl.DataFrame, theme_index: int) -> pl.DataFrame:
+    """Turn marked text into one row per match with character offsets.
+
+    Splitting "gap0 <OPEN>m0<CLOSE>gap1 <OPEN>m1<CLOSE>gap2" on OPEN gives
+    pieces [gap0, m0<CLOSE>gap1, m1<CLOSE>gap2]; match k starts after the
+    characters of all earlier pieces (markers excluded). A running sum over the
+    exploded pieces, minus its value at each paragraph's first piece, gives
+    that without any per-paragraph grouping.
+    """
+    first = pl.col("_pid").cast(pl.Int64) != pl.col("_pid").cast(pl.Int64).shift(1, fill_value=-1)
+    return (
+        marked.filter(pl.col("m").str.contains(_OPEN, literal=True))
+        .select("_pid", pl.col("m").str.split(_OPEN))
+        .explode("m")
+        .with_columns(_first=first)
+        .with_columns(
+            _len=pl.col("m").str.len_chars().cast(pl.Int64)
+            - pl.when(pl.col("_first")).then(0).otherwise(1)
+        )
+        .with_columns(_before=pl.col("_len").cum_sum() - pl.col("_len"))
+        .with_columns(
+            char_start=pl.col("_before")
+            - pl.when(pl.col("_first")).then(pl.col("_before")).forward_fill()
+        )
+        .filter(~pl.col("_first"))
+        .with_columns(phrase=pl.col("m").str.split_exact(_CLOSE, 1).struct.field("field_0"))
+        .select(
+            "_pid",
+            pl.lit(theme_index, dtype=pl.Int32).alias("_theme"),
+            "phrase",
+            "char_start",
+            (pl.col("char_start") + pl.col("phrase").str.len_chars()).alias("char_end"),
+        )
+    )
+
+
 def _attribute(matches: pl.DataFrame, lexicon: Lexicon) -> pl.DataFrame:
-    """Add the rule id of each match: the first alternative matching it in full."""
-    distinct = matches.select("theme", "phrase").unique()
-    owners = [pl.DataFrame(schema={"theme": pl.String, "phrase": pl.String, "rule": pl.String})]
-    for theme, alternatives in zip(lexicon.themes, lexicon.alternatives, strict=True):
-        todo = distinct.filter(pl.col("theme") == theme).get_column("phrase")
+    """Add the rule (index), its kind and weight: the first alternative matching in full."""
+    distinct = matches.select("_theme", "phrase").unique()
+    owners: list[tuple[int, str, int]] = []
+    for t, alternatives in enumerate(lexicon.alternatives):
+        todo = distinct.filter(pl.col("_theme") == t).get_column("phrase")
         for alt in alternatives:
             if todo.is_empty():
                 break
             hit = todo.str.contains(f"^(?:{alt.regex})$")
             if hit.any():
-                owners.append(
-                    pl.DataFrame(
-                        {"theme": theme, "phrase": todo.filter(hit), "rule": alt.rule_id},
-                        schema={"theme": pl.String, "phrase": pl.String, "rule": pl.String},
-                    )
-                )
+                rule = lexicon.rule_index(alt.rule_id)
+                owners.extend((t, phrase, rule) for phrase in todo.filter(hit))
                 todo = todo.filter(~hit)
-        if not todo.is_empty():  # cannot happen with leftmost-first semantics; fail loudly
-            raise RuntimeError(f"unattributed matches in theme {theme}: {todo.head(5).to_list()}")
-    return matches.join(pl.concat(owners), on=["theme", "phrase"], how="left")
-
-
-# --------------------------------------------------------------------------- rules
+        if not todo.is_empty():  # impossible with leftmost-first semantics: fail loudly
+            raise RuntimeError(f"unattributed matches in theme {t}: {todo.head(5).to_list()}")
+    table = pl.DataFrame(
+        owners,
+        schema={"_theme": pl.Int32, "phrase": pl.String, "_rule": pl.UInt16},
+        orient="row",
+    )
+    rules = _rules_frame(lexicon)
+    return matches.join(table, on=["_theme", "phrase"], how="inner").join(
+        rules, on="_rule", how="left"
+    )
 
 
 def _rules_frame(lexicon: Lexicon) -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "rule": [r.id for r in lexicon.rules],
-            "kind": [r.kind for r in lexicon.rules],
+            "_rule": range(len(lexicon.rules)),
+            "_kind": [_KIND_CODES[r.kind] for r in lexicon.rules],
             "weight": [r.weight for r in lexicon.rules],
         },
-        schema={"rule": pl.String, "kind": pl.String, "weight": pl.Float64},
+        schema={"_rule": pl.UInt16, "_kind": pl.Int8, "weight": pl.Float64},
     )
 
 
-def _apply_rules(matches: pl.DataFrame, lexicon: Lexicon) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split matches into counted cues and vetoes; drop cues whose needs are unmet."""
-    matches = matches.join(_rules_frame(lexicon), on="rule", how="left")
-    vetoes = matches.filter(pl.col("kind") == "veto").with_columns(weight=pl.lit(0.0))
-    cues = matches.filter(pl.col("kind") == "cue")
+# --------------------------------------------------------------------------- rules
 
+
+def _apply_rules(
+    matches: pl.DataFrame, text: pl.Series, lexicon: Lexicon
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split matches into counted cues and vetoes; drop cues whose needs are unmet."""
     needs = pl.DataFrame(
-        [(r.id, need) for r in lexicon.rules for need in r.needs],
-        schema={"rule": pl.String, "need": pl.String},
+        [(i, lexicon.rule_index(need)) for i, r in enumerate(lexicon.rules) for need in r.needs],
+        schema={"_rule": pl.UInt16, "_need": pl.UInt16},
         orient="row",
     )
-    present = matches.select("_pid", pl.col("rule").alias("need")).unique()
-    satisfied = (
-        cues.select("_pid", "rule")
+    gated = needs.get_column("_rule").unique().implode()
+    cues = matches.filter(pl.col("_kind") == _CUE)
+    wanted = (  # (paragraph, needed rule) pairs worth checking
+        cues.filter(pl.col("_rule").is_in(gated))
+        .select("_pid", "_rule")
         .unique()
-        .join(needs, on="rule", how="inner")
-        .join(present, on=["_pid", "need"], how="semi")
-        .select("_pid", "rule")
-        .unique()
+        .join(needs, on="_rule", how="inner")
     )
-    gated = needs.get_column("rule").unique()
-    counted = pl.concat(
+    present = pl.concat(
         [
-            cues.filter(~pl.col("rule").is_in(gated.implode())),
-            cues.filter(pl.col("rule").is_in(gated.implode())).join(
-                satisfied, on=["_pid", "rule"], how="semi"
-            ),
+            matches.select("_pid", pl.col("_rule").alias("_need")).unique(),
+            _context_hits(wanted, text, lexicon),
         ]
     )
+    satisfied = (
+        wanted.join(present, on=["_pid", "_need"], how="semi").select("_pid", "_rule").unique()
+    )
+    ok = ~pl.col("_rule").is_in(gated) | pl.struct("_pid", "_rule").is_in(
+        satisfied.select(pl.struct("_pid", "_rule")).to_series().implode()
+    )
+    counted = cues.filter(ok)
+    vetoes = matches.filter(pl.col("_kind") == _VETO).with_columns(weight=pl.lit(0.0))
     return counted, vetoes
+
+
+def _context_hits(wanted: pl.DataFrame, text: pl.Series, lexicon: Lexicon) -> pl.DataFrame:
+    """(paragraph, context rule) pairs where the context rule occurs in the text."""
+    hits = [pl.DataFrame(schema={"_pid": pl.UInt32, "_need": pl.UInt16})]
+    for index, rule in enumerate(lexicon.rules):
+        if rule.kind != "context":
+            continue
+        pids = wanted.filter(pl.col("_need") == index).get_column("_pid").unique()
+        if pids.is_empty():
+            continue
+        found = text.gather(pids).str.contains(lexicon.rule_regex(rule.id))
+        hits.append(
+            pl.DataFrame({"_pid": pids.filter(found)}).with_columns(
+                _need=pl.lit(index, dtype=pl.UInt16)
+            )
+        )
+    return pl.concat(hits)
 
 
 # --------------------------------------------------------------------------- outputs
 
 
-def _themes_frame(lexicon: Lexicon) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "theme": list(lexicon.themes),
-            "_order": list(range(len(lexicon.themes))),
-            "_threshold": list(lexicon.thresholds),
-        },
-        schema={"theme": pl.String, "_order": pl.Int32, "_threshold": pl.Float64},
+def _paragraph_themes(
+    sorted_base: pl.DataFrame, counted: pl.DataFrame, lexicon: Lexicon
+) -> pl.DataFrame:
+    n_themes = len(lexicon.themes)
+    size = sorted_base.height * n_themes
+    per_theme = (
+        counted.sort("_rank", "_theme", "char_start")
+        .group_by("_rank", "_theme", maintain_order=True)
+        .agg(
+            # each rule counts once, however often it matched
+            (1.0 - (1.0 - pl.col("weight").filter(pl.col("_rule").is_first_distinct())).product())
+            .round(_SCORE_DECIMALS)
+            .alias("score"),
+            pl.col("phrase")
+            .unique(maintain_order=True)
+            .str.join(EVIDENCE_SEPARATOR)
+            .alias("evidence"),
+        )
+        .with_columns(_slot=pl.col("_rank").cast(pl.Int64) * n_themes + pl.col("_theme"))
     )
-
-
-def _paragraph_themes(base: pl.DataFrame, counted: pl.DataFrame, lexicon: Lexicon) -> pl.DataFrame:
-    # each rule counts once, however often it matched
-    per_rule = counted.group_by("_pid", "theme", "rule").agg(pl.col("weight").first())
-    scores = per_rule.group_by("_pid", "theme").agg(
-        score=(1.0 - (1.0 - pl.col("weight")).product()).round(_SCORE_DECIMALS)
-    )
-    evidence = (
-        counted.sort("_pid", "char_start")
-        .group_by("_pid", "theme", maintain_order=True)
-        .agg(evidence=pl.col("phrase").unique(maintain_order=True).str.join(EVIDENCE_SEPARATOR))
-    )
-    grid = base.select(
-        "_pid",
-        "doc_id",
-        "paragraph_index",
-        pl.lit(list(lexicon.themes), dtype=pl.List(pl.String)).alias("theme"),
-    ).explode("theme")
+    score = pl.zeros(size, dtype=pl.Float64, eager=True)
+    evidence = pl.repeat("", size, dtype=pl.String, eager=True)
+    if per_theme.height:
+        score.scatter(per_theme.get_column("_slot"), per_theme.get_column("score"))
+        evidence.scatter(per_theme.get_column("_slot"), per_theme.get_column("evidence"))
+    slot = pl.int_range(size, dtype=pl.Int64, eager=True)
+    theme_index = slot % n_themes
+    thresholds = pl.Series(lexicon.thresholds, dtype=pl.Float64).gather(theme_index)
     return (
-        grid.join(scores, on=["_pid", "theme"], how="left", maintain_order="left")
-        .join(evidence, on=["_pid", "theme"], how="left", maintain_order="left")
-        .join(_themes_frame(lexicon), on="theme", how="left", maintain_order="left")
-        .select(
-            "doc_id",
-            "paragraph_index",
-            "theme",
-            pl.col("score").fill_null(0.0),
-            (pl.col("score").fill_null(0.0) >= pl.col("_threshold")).alias("assigned"),
-            pl.col("evidence").fill_null(""),
-            pl.lit(lexicon.version, dtype=pl.String).alias("taxonomy_version"),
+        sorted_base.gather(slot // n_themes)
+        .with_columns(
+            theme=pl.Series(lexicon.themes, dtype=pl.String).gather(theme_index),
+            score=score,
+            assigned=score >= thresholds,
+            evidence=evidence,
+            taxonomy_version=pl.lit(lexicon.version, dtype=pl.String),
         )
         .match_to_schema(PARAGRAPH_THEMES_SCHEMA)
     )
 
 
 def _theme_evidence(
-    base: pl.DataFrame, counted: pl.DataFrame, vetoes: pl.DataFrame, lexicon: Lexicon
+    sorted_base: pl.DataFrame, counted: pl.DataFrame, vetoes: pl.DataFrame, lexicon: Lexicon
 ) -> pl.DataFrame:
-    columns = ["_pid", "theme", "phrase", "char_start", "char_end", "weight", "rule"]
-    rows = pl.concat([counted.select(columns), vetoes.select(columns)])
+    columns = ["_rank", "_theme", "phrase", "char_start", "char_end", "weight", "_rule"]
+    rows = pl.concat([counted.select(columns), vetoes.select(columns)]).sort(
+        "_rank", "_theme", "char_start"
+    )
+    rule_ids = pl.Series([r.id for r in lexicon.rules], dtype=pl.String)
+    themes = pl.Series(lexicon.themes, dtype=pl.String)
     return (
-        rows.join(base.select("_pid", "doc_id", "paragraph_index"), on="_pid", how="left")
-        .join(_themes_frame(lexicon), on="theme", how="left")
-        .sort("doc_id", "paragraph_index", "_order", "char_start", "_pid")
-        .select(THEME_EVIDENCE_SCHEMA.names())
+        sorted_base.gather(rows.get_column("_rank"))
+        .with_columns(
+            theme=themes.gather(rows.get_column("_theme")),
+            phrase=rows.get_column("phrase"),
+            char_start=rows.get_column("char_start"),
+            char_end=rows.get_column("char_end"),
+            weight=rows.get_column("weight"),
+            rule=rule_ids.gather(rows.get_column("_rule")),
+        )
         .match_to_schema(THEME_EVIDENCE_SCHEMA)
     )
