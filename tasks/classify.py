@@ -110,30 +110,32 @@ def classify(paragraphs: pl.DataFrame, lexicon: Lexicon) -> tuple[pl.DataFrame, 
 
 
 def _find_matches(text: pl.Series, lexicon: Lexicon) -> pl.DataFrame:
-    """All non-overlapping matches of each theme's regex, with character offsets."""
+    """All non-overlapping matches of each theme's regex, with character offsets.
+
+    One lazy plan per theme, collected together so the themes run in parallel.
+    """
     work = text.rename("work")
     if work.str.contains(f"[{_OPEN}{_CLOSE}]").any():
         work = work.str.replace_all(f"[{_OPEN}{_CLOSE}]", "\ufffd")
-    marked = (
-        work.to_frame()
-        .with_row_index("_pid")
-        .select(
-            "_pid",
-            *[
+    source = work.to_frame().with_row_index("_pid").lazy()
+    plans = [
+        _offsets(
+            source.select(
+                "_pid",
                 pl.col("work")
                 .str.replace_all(lexicon.theme_regex(theme), f"{_OPEN}$0{_CLOSE}")
-                .alias(f"t{i}")
-                for i, theme in enumerate(lexicon.themes)
-            ],
+                .alias("m"),
+            ),
+            i,
         )
-    )
-    frames = [_MATCH_SCHEMA.to_frame()]
-    for i in range(len(lexicon.themes)):
-        frames.append(_offsets(marked.select("_pid", pl.col(f"t{i}").alias("m")), i))
-    return pl.concat(frames, how="vertical")
+        for i, theme in enumerate(lexicon.themes)
+    ]
+    # in-memory engine: the running sums below depend on row order
+    frames = pl.collect_all(plans, engine="in-memory")
+    return pl.concat([_MATCH_SCHEMA.to_frame(), *frames], how="vertical")
 
 
-def _offsets(marked: pl.DataFrame, theme_index: int) -> pl.DataFrame:
+def _offsets(marked: pl.LazyFrame, theme_index: int) -> pl.LazyFrame:
     """Turn marked text into one row per match with character offsets.
 
     Splitting "gap0 <OPEN>m0<CLOSE>gap1 <OPEN>m1<CLOSE>gap2" on OPEN gives
@@ -142,12 +144,12 @@ def _offsets(marked: pl.DataFrame, theme_index: int) -> pl.DataFrame:
     exploded pieces, minus its value at each paragraph's first piece, gives
     that without any per-paragraph grouping.
     """
-    first = pl.col("_pid").cast(pl.Int64) != pl.col("_pid").cast(pl.Int64).shift(1, fill_value=-1)
+    pid = pl.col("_pid").cast(pl.Int64)
     return (
         marked.filter(pl.col("m").str.contains(_OPEN, literal=True))
         .select("_pid", pl.col("m").str.split(_OPEN))
         .explode("m")
-        .with_columns(_first=first)
+        .with_columns(_first=pid != pid.shift(1, fill_value=-1))
         .with_columns(
             _len=pl.col("m").str.len_chars().cast(pl.Int64)
             - pl.when(pl.col("_first")).then(0).otherwise(1)
@@ -213,50 +215,75 @@ def _rules_frame(lexicon: Lexicon) -> pl.DataFrame:
 def _apply_rules(
     matches: pl.DataFrame, text: pl.Series, lexicon: Lexicon
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split matches into counted cues and vetoes; drop cues whose needs are unmet."""
-    needs = pl.DataFrame(
-        [(i, lexicon.rule_index(need)) for i, r in enumerate(lexicon.rules) for need in r.needs],
-        schema={"_rule": pl.UInt16, "_need": pl.UInt16},
-        orient="row",
-    )
-    gated = needs.get_column("_rule").unique().implode()
+    """Split matches into counted cues and vetoes; drop cues whose needs are unmet.
+
+    Needs are checked with bit masks: every rule some cue needs gets a bit; each
+    paragraph gets the OR of the bits of the rules present in it (matched, or
+    found by a context lookup); a gated cue survives if its paragraph's mask
+    shares a bit with the cue's need mask.
+    """
+    needed = sorted({lexicon.rule_index(n) for r in lexicon.rules for n in r.needs})
+    bit_of = {rule: bit for bit, rule in enumerate(needed)}
+    words = max(1, -(-len(needed) // 64))
+    need_masks = [[0] * len(lexicon.rules) for _ in range(words)]
+    for index, rule in enumerate(lexicon.rules):
+        for need in rule.needs:
+            bit = bit_of[lexicon.rule_index(need)]
+            need_masks[bit // 64][index] |= 1 << (bit % 64)
+
     cues = matches.filter(pl.col("_kind") == _CUE)
-    wanted = (  # (paragraph, needed rule) pairs worth checking
-        cues.filter(pl.col("_rule").is_in(gated))
-        .select("_pid", "_rule")
-        .unique()
-        .join(needs, on="_rule", how="inner")
-    )
+    gated = [i for i, r in enumerate(lexicon.rules) if r.needs]
+    candidates = cues.filter(pl.col("_rule").is_in(gated)).select("_pid", "_rule")
     present = pl.concat(
         [
-            matches.select("_pid", pl.col("_rule").alias("_need")).unique(),
-            _context_hits(wanted, text, lexicon),
+            matches.filter(pl.col("_rule").is_in(needed)).select("_pid", "_rule"),
+            _context_hits(candidates, text, lexicon),
         ]
+    ).with_columns(
+        _word=pl.col("_rule").replace_strict(
+            {rule: bit // 64 for rule, bit in bit_of.items()}, return_dtype=pl.UInt32
+        ),
+        _bit=pl.col("_rule").replace_strict(
+            {rule: 1 << (bit % 64) for rule, bit in bit_of.items()}, return_dtype=pl.UInt64
+        ),
     )
-    satisfied = (
-        wanted.join(present, on=["_pid", "_need"], how="semi").select("_pid", "_rule").unique()
-    )
-    ok = ~pl.col("_rule").is_in(gated) | pl.struct("_pid", "_rule").is_in(
-        satisfied.select(pl.struct("_pid", "_rule")).to_series().implode()
-    )
-    counted = cues.filter(ok)
+
+    size = text.len()
+    ok = pl.lit(False)
+    for word in range(words):
+        bits = (
+            present.filter(pl.col("_word") == word)
+            .group_by("_pid")
+            .agg(pl.col("_bit").bitwise_or())
+        )
+        mask = pl.zeros(size, dtype=pl.UInt64, eager=True)
+        if bits.height:
+            mask.scatter(bits.get_column("_pid"), bits.get_column("_bit"))
+        need = pl.Series(need_masks[word], dtype=pl.UInt64)
+        ok = ok | (
+            pl.col("_pid").map_batches(mask.gather, return_dtype=pl.UInt64)
+            & pl.col("_rule").map_batches(need.gather, return_dtype=pl.UInt64)
+            != 0
+        )
+    counted = cues.filter(~pl.col("_rule").is_in(gated) | ok)
     vetoes = matches.filter(pl.col("_kind") == _VETO).with_columns(weight=pl.lit(0.0))
     return counted, vetoes
 
 
-def _context_hits(wanted: pl.DataFrame, text: pl.Series, lexicon: Lexicon) -> pl.DataFrame:
-    """(paragraph, context rule) pairs where the context rule occurs in the text."""
-    hits = [pl.DataFrame(schema={"_pid": pl.UInt32, "_need": pl.UInt16})]
+def _context_hits(candidates: pl.DataFrame, text: pl.Series, lexicon: Lexicon) -> pl.DataFrame:
+    """(paragraph, context rule) pairs where a context rule some candidate needs occurs."""
+    hits = [pl.DataFrame(schema={"_pid": pl.UInt32, "_rule": pl.UInt16})]
     for index, rule in enumerate(lexicon.rules):
         if rule.kind != "context":
             continue
-        pids = wanted.filter(pl.col("_need") == index).get_column("_pid").unique()
+        users = [i for i, r in enumerate(lexicon.rules) if rule.id in r.needs]
+        pids = candidates.filter(pl.col("_rule").is_in(users)).get_column("_pid").unique()
         if pids.is_empty():
             continue
         found = text.gather(pids).str.contains(lexicon.rule_regex(rule.id))
         hits.append(
             pl.DataFrame({"_pid": pids.filter(found)}).with_columns(
-                _need=pl.lit(index, dtype=pl.UInt16)
+                _rule=pl.lit(index, dtype=pl.UInt16)
             )
         )
     return pl.concat(hits)
@@ -270,36 +297,41 @@ def _paragraph_themes(
 ) -> pl.DataFrame:
     n_themes = len(lexicon.themes)
     size = sorted_base.height * n_themes
-    per_theme = (
-        counted.sort("_rank", "_theme", "char_start")
-        .group_by("_rank", "_theme", maintain_order=True)
-        .agg(
-            # each rule counts once, however often it matched
-            (1.0 - (1.0 - pl.col("weight").filter(pl.col("_rule").is_first_distinct())).product())
-            .round(_SCORE_DECIMALS)
-            .alias("score"),
-            pl.col("phrase")
-            .unique(maintain_order=True)
-            .str.join(EVIDENCE_SEPARATOR)
-            .alias("evidence"),
+    slot = pl.col("_rank").cast(pl.Int64) * n_themes + pl.col("_theme")
+    counted = counted.with_columns(_slot=slot)
+    # Each rule counts once, however often it matched. 1 - prod(1 - w) is
+    # computed as 1 - exp(sum(log(1 - w))): a grouped sum is much faster than a
+    # grouped product in polars.
+    scores = (
+        counted.unique(["_slot", "_rule"])
+        .group_by("_slot")
+        .agg(((1.0 - pl.col("weight")).clip(lower_bound=1e-12).log()).sum().alias("log_miss"))
+        .with_columns(score=(1.0 - pl.col("log_miss").exp()).round(_SCORE_DECIMALS))
+    )
+    # Matches are in text order within a paragraph and theme, and group_by keeps
+    # row order inside each group, so the lists come out in text order.
+    evidence = (
+        counted.group_by("_slot")
+        .agg(pl.col("phrase"))
+        .with_columns(
+            evidence=pl.col("phrase").list.unique(maintain_order=True).list.join(EVIDENCE_SEPARATOR)
         )
-        .with_columns(_slot=pl.col("_rank").cast(pl.Int64) * n_themes + pl.col("_theme"))
     )
     score = pl.zeros(size, dtype=pl.Float64, eager=True)
-    evidence = pl.repeat("", size, dtype=pl.String, eager=True)
-    if per_theme.height:
-        score.scatter(per_theme.get_column("_slot"), per_theme.get_column("score"))
-        evidence.scatter(per_theme.get_column("_slot"), per_theme.get_column("evidence"))
-    slot = pl.int_range(size, dtype=pl.Int64, eager=True)
-    theme_index = slot % n_themes
+    text = pl.repeat("", size, dtype=pl.String, eager=True)
+    if scores.height:
+        score.scatter(scores.get_column("_slot"), scores.get_column("score"))
+        text.scatter(evidence.get_column("_slot"), evidence.get_column("evidence"))
+    slots = pl.int_range(size, dtype=pl.Int64, eager=True)
+    theme_index = slots % n_themes
     thresholds = pl.Series(lexicon.thresholds, dtype=pl.Float64).gather(theme_index)
     return (
-        sorted_base.gather(slot // n_themes)
+        sorted_base.gather(slots // n_themes)
         .with_columns(
             theme=pl.Series(lexicon.themes, dtype=pl.String).gather(theme_index),
             score=score,
             assigned=score >= thresholds,
-            evidence=evidence,
+            evidence=text,
             taxonomy_version=pl.lit(lexicon.version, dtype=pl.String),
         )
         .match_to_schema(PARAGRAPH_THEMES_SCHEMA)
