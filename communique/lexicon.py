@@ -622,3 +622,22 @@ def _theme_alternatives(theme: str, rules: tuple[Rule, ...]) -> tuple[Alternativ
         return sorted(alts, key=lambda a: -len(a.source))  # stable: file order on ties
 
     return tuple(by_length(vetoes) + by_length(others))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m communique.lexicon [PATH]``: print every problem, exit 1 if any."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0]) if args else DEFAULT_LEXICON_PATH
+    problems = check_lexicon(path)
+    if problems:
+        print(LexiconError(path, problems), file=sys.stderr)
+        return 1
+    lexicon = load_lexicon(path)
+    print(f"{path}: OK, {len(lexicon.rules)} rules, version {lexicon.version}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -80,6 +80,22 @@ POSITIVES = [
     ("The conference called for the safe, voluntary and dignified return of refugees.", {REP}),
     ("Countries must bring their citizens home from al-Hol.", {REP}),
     ("Support for the rehabilitation and reintegration of returnees will continue.", {REP}),
+    (
+        "Jordanian special forces completed a counter-terrorism course taught by Green Berets.",
+        {EDU},
+    ),
+    (
+        "The ministry signed a Letter of Offer and Acceptance for 24 AH-64E Apache helicopters.",
+        {EQUIP},
+    ),
+    ("A contractor will provide depot maintenance and spare parts for the M1A1 fleet.", {EQUIP}),
+    ("More than 10,000 ISIS fighters remain in detention facilities in northeast Syria.", {ISIS}),
+    (
+        "Kazakhstan's Operation Jusan brought back more than 600 citizens, most of them children.",
+        {REP},
+    ),
+    ("Displaced families from Sinjar have begun to return home after the rebuilding.", {REP}),
+    ("Iraq has begun transferring its nationals out of al-Hol to a center in Ninewa.", {REP}),
     # multi-label: prosecuting repatriated ISIS members is repatriation and counter_isis
     ("Prosecutors charged 50 repatriated ISIS members with terrorism offences.", {ISIS, REP}),
     (
@@ -126,6 +142,9 @@ NEGATIVES = [
     "Hostages freed in the raid returned home to their families.",
     "UN agencies distributed food and water to residents of al-Hol camp.",
     "The museum celebrated the return of 300 antiquities looted from its galleries.",
+    "Humanitarian agencies are providing water, food and shelter to displaced people in Idlib.",
+    "The United States is providing $47 million to pay Peshmerga salaries and stipends.",
+    "In the course of the meeting, of course, they discussed trade.",
 ]
 
 
