@@ -15,6 +15,7 @@ Phrase mini-language (see the header of ``config/themes.toml``):
 * ``,`` is optional (``train, advise, and assist`` = ``train, advise and assist``);
 * ``(a|b|c)`` is a group of alternatives (nestable);
 * ``~N`` (a token on its own, N = 1..12) skips up to N words within the sentence;
+* run ``python -m communique.lexicon [PATH]`` to check a lexicon by hand;
 * word boundaries are added at each end that is a word character, so a phrase
   never matches inside a longer word (``ISIS`` never fires in ``crisis``).
 
@@ -278,8 +279,7 @@ class _Source:
     def find(self, needle: str, start: int = 1, end: int | None = None) -> int | None:
         end = len(self.lines) if end is None else end
         for n in range(start, end + 1):
-            line = self.lines[n - 1]
-            if needle in line.split("#", 1)[0] or needle in line:
+            if needle in self.lines[n - 1]:
                 return n
         return None
 
