@@ -169,6 +169,26 @@ class SnapshotWriter:
     def previous_part(self, table: str, part: str) -> Path:
         return self.previous / table / f"{part}.parquet"
 
+    def same_parts_as_previous(self, tables: tuple[str, ...]) -> bool:
+        """True when the staged parts of ``tables`` are the previous snapshot's very files
+        (same names, same inodes: hard links), so they hold the same rows."""
+        if self.previous is None:
+            return False
+
+        def files(folder: Path) -> dict[str, tuple[int, int]]:
+            return {
+                path.name: ((st := path.stat()).st_dev, st.st_ino)
+                for path in folder.glob("*.parquet")
+            }
+
+        return all(files(self.staging / table) == files(self.previous / table) for table in tables)
+
+    def previous_has_parts(self, tables: tuple[str, ...], part: str) -> bool:
+        """True when each of ``tables`` in the previous snapshot is exactly ``part``."""
+        return self.previous is not None and all(
+            [p.stem for p in table_files(self.previous, table)] == [part] for table in tables
+        )
+
     def previous_table(self, table: str) -> pl.DataFrame:
         files = table_files(self.previous, table)
         return pl.read_parquet(files) if files else empty_frame(table)

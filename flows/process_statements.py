@@ -35,7 +35,7 @@ from communique.store import (
 )
 from communique.summary import RunSummary, publish_artifacts, summarise_snapshot
 from schemas import TABLES, conform
-from tasks.aggregate import aggregate
+from tasks.aggregate import AGGREGATE_TABLES, aggregate
 from tasks.batch import REJECT_COLUMNS, BatchResult
 from tasks.carry_over import carry_over
 from tasks.classify import classify
@@ -223,11 +223,20 @@ def _build_snapshot(
             taxonomy_version=lexicon.version,
         )
         _write_runs(writer, summary.run_row())
+    # Parts that are hard links to the previous snapshot's files hold the same rows, so
+    # when every document table is linked unchanged the previous aggregates and its
+    # passed consistency check still hold (an unchanged rerun skips both computations).
+    unchanged_tables = not taxonomy_changed and writer.same_parts_as_previous(
+        ("documents", "paragraphs", "paragraph_themes")
+    )
     with phase("aggregates"):
-        for table, frame in aggregate(scan_snapshot(writer.staging)).items():
-            writer.write_part(table, "part-0", validate_table(table, frame))
+        if unchanged_tables and writer.previous_has_parts(AGGREGATE_TABLES, "part-0"):
+            carry_over_all(writer, AGGREGATE_TABLES)
+        else:
+            for table, frame in aggregate(scan_snapshot(writer.staging)).items():
+                writer.write_part(table, "part-0", validate_table(table, frame))
     with phase("consistency"):
-        problems = consistency_problems(scan_snapshot(writer.staging))
+        problems = [] if unchanged_tables else consistency_problems(scan_snapshot(writer.staging))
     if problems:
         raise RuntimeError("snapshot is inconsistent: " + "; ".join(problems))
     with phase("publish"):

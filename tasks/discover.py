@@ -131,8 +131,8 @@ def discover(raw_dir: Path, *, max_bytes: int = 50_000_000) -> tuple[pl.DataFram
                     f"The file has {st.st_size} bytes, more than the limit of {max_bytes}.",
                 )
             else:
-                path = os.path.join(root, *rel.split("/"))
-                files.append((rel, path, fmt, st.st_size, st.st_mtime_ns))
+                # entry.path is root + "/" + rel: the folders were listed by those paths
+                files.append((rel, entry.path, fmt, st.st_size, st.st_mtime_ns))
     return _frames(files, rejects)
 
 
