@@ -240,11 +240,11 @@ def _compile_seq(s: str, i: int, top: bool) -> tuple[str, int]:
     return "".join(out), i
 
 
-def _flagged(fragment: str, case_sensitive: bool) -> str:
+def flagged_fragment(fragment: str, case_sensitive: bool) -> str:
     return f"(?:{fragment})" if case_sensitive else f"(?i:{fragment})"
 
 
-def _pattern_fragment(pattern: str) -> str:
+def pattern_fragment(pattern: str) -> str:
     return f"{BOUNDARY}(?:{pattern}){BOUNDARY}"
 
 
@@ -256,13 +256,14 @@ def normalise_phrase(phrase: str) -> str:
 # --------------------------------------------------------------------------- checking
 
 
-class _Source:
+class SourceLines:
     """Locate keys and values in the TOML text (tomllib gives no value lines)."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, block: str = "[[rule]]"):
         self.lines = text.splitlines()
+        # first line of each array-of-tables block ([[rule]] here, [[entity]] in the gazetteer)
         self.rule_starts = [
-            n for n, line in enumerate(self.lines, 1) if line.strip().startswith("[[rule]]")
+            n for n, line in enumerate(self.lines, 1) if line.strip().startswith(block)
         ]
 
     def rule_block(self, index: int) -> tuple[int, int]:
@@ -307,7 +308,7 @@ class _Source:
         return self.find(f'"{escaped}"', start, end) or self.find(value, start, end)
 
 
-def _rust_regex_error(pattern: str) -> str | None:
+def rust_regex_error(pattern: str) -> str | None:
     """Return polars' (Rust regex) complaint about ``pattern``, or None."""
     import polars as pl
 
@@ -319,7 +320,7 @@ def _rust_regex_error(pattern: str) -> str | None:
     return None
 
 
-def _python_regex_error(pattern: str) -> str | None:
+def python_regex_error(pattern: str) -> str | None:
     try:
         re.compile(pattern)
     except re.error as exc:
@@ -333,24 +334,32 @@ def check_lexicon(path: Path) -> list[Problem]:
     return problems
 
 
-def _check(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
+def read_toml(
+    path: Path, what: str, block: str = "[[rule]]"
+) -> tuple[list[Problem], dict[str, Any] | None, SourceLines | None]:
+    """Read a UTF-8 TOML config file: (problems, data, source lines); data None on failure."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return [Problem(None, f"cannot read lexicon: {exc}")], None
+        return [Problem(None, f"cannot read {what}: {exc}")], None, None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return [Problem(None, f"lexicon is not UTF-8: {exc}")], None
-    src = _Source(text)
+        return [Problem(None, f"{what} is not UTF-8: {exc}")], None, None
+    src = SourceLines(text, block)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"at line (\d+)", str(exc))
         line = int(m.group(1)) if m else max(len(src.lines), 1)
-        return [Problem(line, f"TOML syntax error: {exc}")], None
+        return [Problem(line, f"TOML syntax error: {exc}")], None, src
+    return [], data, src
 
-    problems: list[Problem] = []
+
+def _check(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
+    problems, data, src = read_toml(path, "lexicon")
+    if data is None:
+        return problems, None
 
     def add(line: int | None, message: str) -> None:
         problems.append(Problem(line, message))
@@ -372,7 +381,7 @@ def _check(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
     return problems, data
 
 
-def _check_themes(themes: Any, src: _Source, add) -> None:
+def _check_themes(themes: Any, src: SourceLines, add) -> None:
     if not isinstance(themes, dict):
         add(src.header("themes"), "missing [themes.<name>] tables")
         return
@@ -384,7 +393,7 @@ def _check_themes(themes: Any, src: _Source, add) -> None:
         if not isinstance(table, dict):
             add(line, f"theme '{name}' must be a table")
             continue
-        end = _block_end(src, line)
+        end = block_end(src, line)
         for key in table:
             if key not in _THEME_KEYS:
                 add(src.key(key, line or 1, end), f"unknown key '{key}' in theme '{name}'")
@@ -401,7 +410,7 @@ def _check_themes(themes: Any, src: _Source, add) -> None:
             add(src.header("themes") or 1, f"theme '{name}' is not defined in [themes]")
 
 
-def _block_end(src: _Source, start: int | None) -> int:
+def block_end(src: SourceLines, start: int | None) -> int:
     if start is None:
         return len(src.lines)
     for n in range(start + 1, len(src.lines) + 1):
@@ -410,7 +419,7 @@ def _block_end(src: _Source, start: int | None) -> int:
     return len(src.lines)
 
 
-def _check_rules(rules: Any, themes: Any, src: _Source, add) -> None:
+def _check_rules(rules: Any, themes: Any, src: SourceLines, add) -> None:
     if rules is None:
         add(None, "no [[rule]] entries")
         return
@@ -513,7 +522,7 @@ def _check_rules(rules: Any, themes: Any, src: _Source, add) -> None:
             except PhraseSyntaxError as exc:
                 add(pline, f"{where}: bad phrase '{phrase}': {exc}")
                 continue
-            _check_regex(fragment, f"phrase '{phrase}'", where, pline, add)
+            check_regex(fragment, f"phrase '{phrase}'", where, pline, add)
         for pattern in patterns:
             pline = src.quoted(pattern, start, end) or line_of("patterns")
             if not pattern:
@@ -524,9 +533,9 @@ def _check_rules(rules: Any, themes: Any, src: _Source, add) -> None:
                 if key in seen_phrases:
                     add(pline, f"duplicate pattern '{pattern}' in theme '{theme}'")
                 seen_phrases[key] = where
-            if _python_regex_error(pattern) is None and re.fullmatch(pattern, ""):
+            if python_regex_error(pattern) is None and re.fullmatch(pattern, ""):
                 add(pline, f"{where}: pattern '{pattern}' matches the empty string")
-            _check_regex(_pattern_fragment(pattern), f"pattern '{pattern}'", where, pline, add)
+            check_regex(pattern_fragment(pattern), f"pattern '{pattern}'", where, pline, add)
 
     for need, where, line in all_needs:
         if need not in ids:
@@ -537,13 +546,13 @@ def _check_rules(rules: Any, themes: Any, src: _Source, add) -> None:
                 add(src.header(f"themes.{name}"), f"theme '{name}' has no cue phrases")
 
 
-def _check_regex(fragment: str, what: str, where: str, line: int | None, add) -> None:
+def check_regex(fragment: str, what: str, where: str, line: int | None, add) -> None:
     # Python re cannot switch Unicode off; its \b is the nearest equivalent.
-    err = _python_regex_error(fragment.replace(BOUNDARY, r"\b"))
+    err = python_regex_error(fragment.replace(BOUNDARY, r"\b"))
     if err:
         add(line, f"{where}: {what} does not compile in Python re: {err}")
         return
-    err = _rust_regex_error(fragment)
+    err = rust_regex_error(fragment)
     if err:
         add(line, f"{where}: {what} is not accepted by polars (Rust regex): {err}")
 
@@ -570,7 +579,7 @@ def load_lexicon(path: Path = DEFAULT_LEXICON_PATH) -> Lexicon:
     bad = [
         Problem(None, f"combined regex of theme '{t}' is rejected by polars: {err}")
         for t in lexicon.themes
-        if (err := _rust_regex_error(lexicon.theme_regex(t)))
+        if (err := rust_regex_error(lexicon.theme_regex(t)))
     ]
     if bad:
         raise LexiconError(path, bad)
@@ -593,8 +602,8 @@ def _to_rule(raw: dict[str, Any]) -> Rule:
 
 def _rule_fragments(rule: Rule) -> list[str]:
     """Compiled, flagged regex fragments of a rule: phrases first, then patterns."""
-    return [_flagged(compile_phrase(p), rule.case_sensitive) for p in rule.phrases] + [
-        _flagged(_pattern_fragment(p), rule.case_sensitive) for p in rule.patterns
+    return [flagged_fragment(compile_phrase(p), rule.case_sensitive) for p in rule.phrases] + [
+        flagged_fragment(pattern_fragment(p), rule.case_sensitive) for p in rule.patterns
     ]
 
 

@@ -7,6 +7,8 @@ paragraphs or matches.
 
 How a batch is classified:
 
+Matching (steps 1-2) is :mod:`tasks.matching`, shared with the entity tagger.
+
 1. For each theme, ONE leftmost-first regex of its cues and vetoes (vetoes
    first, see ``communique.lexicon``) runs once over the text with
    ``str.replace_all``, wrapping every match in two marker characters. Literal
@@ -34,6 +36,7 @@ from __future__ import annotations
 import polars as pl
 
 from communique.lexicon import Lexicon
+from tasks.matching import attribute, find_matches
 
 PARAGRAPH_THEMES_SCHEMA = pl.Schema(
     {
@@ -61,21 +64,8 @@ THEME_EVIDENCE_SCHEMA = pl.Schema(
 EVIDENCE_SEPARATOR = "; "
 _SCORE_DECIMALS = 6  # so that 1 - 0.7 * 0.7 compares as 0.51 against a 0.5 threshold
 
-# Unicode noncharacters, never in interchange text. Any that do occur are
-# swapped for U+FFFD (one character for one, so offsets are unchanged).
-_OPEN, _CLOSE = "\ufdd0", "\ufdd1"
 _KIND_CODES = {"cue": 0, "veto": 1, "context": 2}
 _CUE, _VETO = _KIND_CODES["cue"], _KIND_CODES["veto"]
-
-_MATCH_SCHEMA = pl.Schema(
-    {
-        "_pid": pl.UInt32,
-        "_theme": pl.Int32,
-        "phrase": pl.String,
-        "char_start": pl.Int64,
-        "char_end": pl.Int64,
-    }
-)
 
 
 def classify(paragraphs: pl.DataFrame, lexicon: Lexicon) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -110,91 +100,32 @@ def classify(paragraphs: pl.DataFrame, lexicon: Lexicon) -> tuple[pl.DataFrame, 
 
 
 def _find_matches(text: pl.Series, lexicon: Lexicon) -> pl.DataFrame:
-    """All non-overlapping matches of each theme's regex, with character offsets.
-
-    One lazy plan per theme, collected together so the themes run in parallel.
-    """
-    work = text.rename("work")
-    if work.str.contains(f"[{_OPEN}{_CLOSE}]").any():
-        work = work.str.replace_all(f"[{_OPEN}{_CLOSE}]", "\ufffd")
-    source = work.to_frame().with_row_index("_pid").lazy()
-    plans = [
-        _offsets(
-            source.select(
-                "_pid",
-                pl.col("work")
-                .str.replace_all(lexicon.theme_regex(theme), f"{_OPEN}$0{_CLOSE}")
-                .alias("m"),
-            ),
-            i,
-        )
-        for i, theme in enumerate(lexicon.themes)
-    ]
-    # in-memory engine: the running sums below depend on row order
-    frames = pl.collect_all(plans, engine="in-memory")
-    return pl.concat([_MATCH_SCHEMA.to_frame(), *frames], how="vertical")
-
-
-def _offsets(marked: pl.LazyFrame, theme_index: int) -> pl.LazyFrame:
-    """Turn marked text into one row per match with character offsets.
-
-    Splitting "gap0 <OPEN>m0<CLOSE>gap1 <OPEN>m1<CLOSE>gap2" on OPEN gives
-    pieces [gap0, m0<CLOSE>gap1, m1<CLOSE>gap2]; match k starts after the
-    characters of all earlier pieces (markers excluded). A running sum over the
-    exploded pieces, minus its value at each paragraph's first piece, gives
-    that without any per-paragraph grouping.
-    """
-    pid = pl.col("_pid").cast(pl.Int64)
-    return (
-        marked.filter(pl.col("m").str.contains(_OPEN, literal=True))
-        .select("_pid", pl.col("m").str.split(_OPEN))
-        .explode("m")
-        .with_columns(_first=pid != pid.shift(1, fill_value=-1))
-        .with_columns(
-            _len=pl.col("m").str.len_chars().cast(pl.Int64)
-            - pl.when(pl.col("_first")).then(0).otherwise(1)
-        )
-        .with_columns(_before=pl.col("_len").cum_sum() - pl.col("_len"))
-        .with_columns(
-            char_start=pl.col("_before")
-            - pl.when(pl.col("_first")).then(pl.col("_before")).forward_fill()
-        )
-        .filter(~pl.col("_first"))
-        .with_columns(phrase=pl.col("m").str.split_exact(_CLOSE, 1).struct.field("field_0"))
-        .select(
-            "_pid",
-            pl.lit(theme_index, dtype=pl.Int32).alias("_theme"),
-            "phrase",
-            "char_start",
-            (pl.col("char_start") + pl.col("phrase").str.len_chars()).alias("char_end"),
-        )
-    )
+    """Every cue and veto match of every theme (one group per theme), with offsets."""
+    regexes = [lexicon.theme_regex(theme) for theme in lexicon.themes]
+    return find_matches(text, regexes).rename({"_group": "_theme"})
 
 
 def _attribute(matches: pl.DataFrame, lexicon: Lexicon) -> pl.DataFrame:
     """Add the rule (index), its kind and weight: the first alternative matching in full."""
-    distinct = matches.select("_theme", "phrase").unique()
-    owners: list[tuple[int, str, int]] = []
-    for t, alternatives in enumerate(lexicon.alternatives):
-        todo = distinct.filter(pl.col("_theme") == t).get_column("phrase")
-        for alt in alternatives:
-            if todo.is_empty():
-                break
-            hit = todo.str.contains(f"^(?:{alt.regex})$")
-            if hit.any():
-                rule = lexicon.rule_index(alt.rule_id)
-                owners.extend((t, phrase, rule) for phrase in todo.filter(hit))
-                todo = todo.filter(~hit)
-        if not todo.is_empty():  # impossible with leftmost-first semantics: fail loudly
-            raise RuntimeError(f"unattributed matches in theme {t}: {todo.head(5).to_list()}")
-    table = pl.DataFrame(
-        owners,
-        schema={"_theme": pl.Int32, "phrase": pl.String, "_rule": pl.UInt16},
+    attributed = attribute(
+        matches.rename({"_theme": "_group"}),
+        [[alt.regex for alt in alts] for alts in lexicon.alternatives],
+    ).rename({"_group": "_theme"})
+    # (theme, alternative index) -> rule index
+    rule_of = {rule.id: index for index, rule in enumerate(lexicon.rules)}
+    owners = pl.DataFrame(
+        [
+            (theme, index, rule_of[alt.rule_id])
+            for theme, alts in enumerate(lexicon.alternatives)
+            for index, alt in enumerate(alts)
+        ],
+        schema={"_theme": pl.Int32, "_alt": pl.UInt32, "_rule": pl.UInt16},
         orient="row",
     )
-    rules = _rules_frame(lexicon)
-    return matches.join(table, on=["_theme", "phrase"], how="inner").join(
-        rules, on="_rule", how="left"
+    return (
+        attributed.join(owners, on=["_theme", "_alt"], how="left")
+        .drop("_alt")
+        .join(_rules_frame(lexicon), on="_rule", how="left")
     )
 
 
