@@ -26,8 +26,11 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def preflight(raw_dir: Path, out_dir: Path, taxonomy: Path | None) -> None:
+def preflight(
+    raw_dir: Path, out_dir: Path, taxonomy: Path | None, gazetteer: Path | None = None
+) -> None:
     """Refuse at once, with one clear line, what cannot run (before Prefect starts)."""
+    from communique.gazetteer import DEFAULT_GAZETTEER_PATH, load_gazetteer
     from communique.lexicon import DEFAULT_LEXICON_PATH, LexiconError, load_lexicon
 
     if not raw_dir.is_dir():
@@ -42,6 +45,10 @@ def preflight(raw_dir: Path, out_dir: Path, taxonomy: Path | None) -> None:
         load_lexicon(taxonomy or DEFAULT_LEXICON_PATH)
     except (LexiconError, OSError) as exc:
         fail(f"lexicon {taxonomy or DEFAULT_LEXICON_PATH} is broken:\n{exc}")
+    try:
+        load_gazetteer(gazetteer or DEFAULT_GAZETTEER_PATH)
+    except (LexiconError, OSError) as exc:  # GazetteerError is a LexiconError
+        fail(f"gazetteer {gazetteer or DEFAULT_GAZETTEER_PATH} is broken:\n{exc}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,6 +80,13 @@ path_option = click.Path(path_type=Path)
     default=None,
     help="Theme lexicon (TOML); default config/themes.toml.",
 )
+@click.option(
+    "--gazetteer",
+    type=path_option,
+    default=None,
+    help="Gazetteer of countries, organisations and programmes (TOML); default "
+    "config/gazetteer.toml.",
+)
 @click.option("--full-refresh", is_flag=True, help="Reprocess every file, not only changed ones.")
 @click.option(
     "--batch-size",
@@ -103,12 +117,20 @@ path_option = click.Path(path_type=Path)
     "local cluster of 2 worker processes on 127.0.0.1.",
 )
 def run(
-    raw_dir, out_dir, taxonomy, full_refresh, batch_size, lock_timeout, task_runner, dask_address
+    raw_dir,
+    out_dir,
+    taxonomy,
+    gazetteer,
+    full_refresh,
+    batch_size,
+    lock_timeout,
+    task_runner,
+    dask_address,
 ) -> None:
     """Run the process-statements flow once and print a summary."""
     if dask_address and task_runner != "dask":
         fail("--dask-address needs --task-runner dask")
-    preflight(raw_dir, out_dir, taxonomy)
+    preflight(raw_dir, out_dir, taxonomy, gazetteer)
     prefect_defaults()
     from communique.summary import RunSummary, render_text
     from flows.process_statements import process_statements
@@ -123,6 +145,7 @@ def run(
             raw_dir=raw_dir,
             out_dir=out_dir,
             taxonomy=taxonomy,
+            gazetteer=gazetteer,
             full_refresh=full_refresh,
             batch_size=batch_size,
             lock_timeout_s=lock_timeout,
@@ -170,19 +193,31 @@ def taxonomy() -> None:
 
 @taxonomy.command("check")
 @click.argument("path", type=path_option, required=False)
-def taxonomy_check(path: Path | None) -> None:
-    """Validate a lexicon file (default config/themes.toml)."""
+@click.option("--gazetteer", "gazetteer_path", type=path_option, help="Gazetteer to check.")
+def taxonomy_check(path: Path | None, gazetteer_path: Path | None) -> None:
+    """Validate the theme lexicon and the gazetteer.
+
+    With no arguments, checks config/themes.toml and config/gazetteer.toml. PATH is
+    checked as a gazetteer when it holds [[entity]] tables, else as a lexicon.
+    """
+    from communique.gazetteer import DEFAULT_GAZETTEER_PATH, check_gazetteer, is_gazetteer
     from communique.lexicon import DEFAULT_LEXICON_PATH, check_lexicon
 
-    path = path or DEFAULT_LEXICON_PATH
-    if not path.is_file():
-        fail(f"{path} does not exist")
-    problems = check_lexicon(path)
-    for problem in problems:
-        click.echo(f"{path}:{problem.line or '?'}: {problem.message}", err=True)
-    if problems:
-        fail(f"{len(problems)} problem(s) in {path}")
-    click.echo(f"{path}: ok")
+    targets = [] if path or gazetteer_path else [DEFAULT_LEXICON_PATH, DEFAULT_GAZETTEER_PATH]
+    targets += [p for p in (path, gazetteer_path) if p]
+    total = 0
+    for target in targets:
+        if not target.is_file():
+            fail(f"{target} does not exist")
+        gazetteer = target == gazetteer_path or is_gazetteer(target)
+        problems = (check_gazetteer if gazetteer else check_lexicon)(target)
+        for problem in problems:
+            click.echo(f"{target}:{problem.line or '?'}: {problem.message}", err=True)
+        total += len(problems)
+        if not problems:
+            click.echo(f"{target}: ok")
+    if total:
+        fail(f"{total} problem(s) in {', '.join(str(t) for t in targets)}")
 
 
 @main.command()

@@ -192,6 +192,15 @@ def _kind_aliases(kind: str, entities: tuple[Entity, ...]) -> tuple[Alias, ...]:
 # --------------------------------------------------------------------------- checking
 
 
+def is_gazetteer(path: Path) -> bool:
+    """True when a TOML file holds [[entity]] tables (a gazetteer, not a lexicon)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(line.strip().startswith("[[entity]]") for line in text.splitlines())
+
+
 def check_gazetteer(path: Path) -> list[Problem]:
     """Validate a gazetteer file; return every problem found (empty when clean)."""
     problems, _ = _check(Path(path))

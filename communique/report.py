@@ -24,6 +24,7 @@ REPORT = "report.html"
 DOCUMENTS_SHOWN = 40  # rows of the document x theme heatmap (the latest documents)
 PHRASES_PER_THEME = 10
 REJECTS_LISTED = 200
+PARTNERS_SHOWN = 15  # rows of the partner x theme heatmap (the partners with most documents)
 THEME_COLOURS = alt.Scale(domain=list(THEMES), scheme="tableau10")
 COUNT_AXIS = alt.Axis(tickMinStep=1, format="d")  # counts: no 0.5 ticks
 THEME_AXIS = alt.Axis(labelAngle=-30)
@@ -59,6 +60,49 @@ def theme_share_over_time(trends: pl.DataFrame) -> alt.Chart:
             ],
         )
         .properties(width=640, height=260)
+    )
+
+
+def themes_by_partner(trends_by_partner: pl.DataFrame) -> alt.Chart:
+    # All months summed: per partner there are few statements, so a partner x theme
+    # grid of paragraph shares reads better than one line per partner.
+    totals = (
+        trends_by_partner.group_by("country_code", "country_name", "theme")
+        .agg(pl.col("documents", "documents_total", "paragraphs", "paragraphs_total").sum())
+        .with_columns(
+            share=pl.when(pl.col("paragraphs_total") > 0).then(
+                pl.col("paragraphs") / pl.col("paragraphs_total")
+            ),
+            partner=pl.format("{} ({})", "country_name", "country_code"),
+        )
+    )
+    ranked = (
+        totals.group_by("partner")
+        .agg(pl.col("documents_total").max())
+        .sort("documents_total", "partner", descending=[True, False])
+        .head(PARTNERS_SHOWN)
+    )
+    cells = totals.join(ranked.select("partner"), on="partner")
+    return (
+        alt.Chart(cells, title=f"Share of paragraphs per theme by partner (top {PARTNERS_SHOWN})")
+        .mark_rect()
+        .encode(
+            x=alt.X("theme:N", sort=list(THEMES), axis=THEME_AXIS),
+            y=alt.Y("partner:N", sort=ranked["partner"].to_list(), title=None),
+            color=alt.Color(
+                "share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="share"
+            ),
+            tooltip=[
+                "partner:N",
+                "theme:N",
+                alt.Tooltip("share:Q", format=".0%"),
+                "paragraphs:Q",
+                "paragraphs_total:Q",
+                "documents:Q",
+                alt.Tooltip("documents_total:Q", title="partner documents"),
+            ],
+        )
+        .properties(width=320)
     )
 
 
@@ -208,6 +252,13 @@ def _sections(out_dir: Path) -> list[tuple[str, str, list[alt.TopLevelMixin]]]:
                 themes_per_document_count(document_themes),
                 latest_documents_heatmap(document_themes, read_table(out_dir, "documents")),
             ],
+        ),
+        (
+            "Themes by partner country",
+            "Partner countries as in <code>document_partners</code> (docs/entities.md); a "
+            "document with two partners counts for both. <code>theme_trends_by_partner"
+            "</code> has the months.",
+            [themes_by_partner(read_table(out_dir, "theme_trends_by_partner"))],
         ),
         (
             "Theme co-occurrence",

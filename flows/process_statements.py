@@ -1,7 +1,7 @@
 """Flow `process-statements`: raw statements in, validated Parquet tables out.
 
 discover -> plan -> (per batch) read and decode -> extract text -> segment -> classify
--> validate -> write -> carry over unchanged documents -> publish the snapshot.
+-> tag entities -> validate -> write -> carry over unchanged documents -> publish the snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import DirectoryPath, Field, FilePath
 
 from communique.catalog import build_catalog
+from communique.gazetteer import DEFAULT_GAZETTEER_PATH, Gazetteer
 from communique.lexicon import DEFAULT_LEXICON_PATH, Lexicon
 from communique.settings import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from communique.store import (
@@ -34,19 +35,22 @@ from communique.store import (
     scan_snapshot,
 )
 from communique.summary import RunSummary, publish_artifacts, summarise_snapshot
-from schemas import TABLES, conform
+from schemas import DOCUMENT_TABLES, TABLES, conform
 from tasks.aggregate import AGGREGATE_TABLES, aggregate
 from tasks.batch import REJECT_COLUMNS, BatchResult
-from tasks.carry_over import carry_over
+from tasks.carry_over import Rederive, carry_over
 from tasks.classify import classify
+from tasks.entities import tag_documents
 from tasks.prefect_tasks import (
     classify_themes,
     discover_files,
     extract_text,
+    load_gazetteer_task,
     load_taxonomy,
     plan_run,
     read_and_decode,
     segment_paragraphs,
+    tag_entities,
     validate_tables,
     write_batch,
 )
@@ -99,6 +103,7 @@ def process_statements(
     raw_dir: DirectoryPath = DEFAULT_RAW_DIR,
     out_dir: Path = DEFAULT_OUT_DIR,
     taxonomy: FilePath | None = None,
+    gazetteer: FilePath | None = None,
     full_refresh: bool = False,
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000,
     max_file_bytes: Annotated[int, Field(ge=1)] = 50_000_000,
@@ -116,9 +121,10 @@ def process_statements(
         try:
             with phase("load-taxonomy"):
                 lexicon = load_taxonomy(Path(taxonomy or DEFAULT_LEXICON_PATH))
+                entities = load_gazetteer_task(Path(gazetteer or DEFAULT_GAZETTEER_PATH))
             summary = _build_snapshot(
-                writer, raw_dir, lexicon, full_refresh, batch_size, max_file_bytes, started_at,
-                phase,
+                writer, raw_dir, lexicon, entities, full_refresh, batch_size, max_file_bytes,
+                started_at, phase,
             )  # fmt: skip
         except BaseException as exc:
             writer.abandon()
@@ -152,6 +158,7 @@ def _build_snapshot(
     writer: SnapshotWriter,
     raw_dir: Path,
     lexicon: Lexicon,
+    gazetteer: Gazetteer,
     full_refresh: bool,
     batch_size: int,
     max_file_bytes: int,
@@ -164,6 +171,7 @@ def _build_snapshot(
     with phase("plan"):
         previous_manifest = read_manifest(writer.out_dir) or {}
         taxonomy_changed = previous_manifest.get("taxonomy_version") != lexicon.version
+        gazetteer_changed = previous_manifest.get("gazetteer_version") != gazetteer.version
         plan = plan_run(
             files,
             writer.previous_table("documents").select(
@@ -185,15 +193,15 @@ def _build_snapshot(
                 batch = extract_text.submit(batch)
                 batch = segment_paragraphs.submit(batch)
                 batch = classify_themes.submit(batch, lexicon)
+                batch = tag_entities.submit(batch, gazetteer)
                 batch = validate_tables.submit(batch, run_id, started_at)
                 futures.append(write_batch.submit(batch, writer))
             results.extend(future.result() for future in futures)
 
     with phase("carry-over"):
         unchanged = pl.concat([plan.unchanged, *(r.unchanged for r in results)])
-        carried = carry_over(
-            writer, unchanged, taxonomy_changed, lambda paragraphs: classify(paragraphs, lexicon)
-        )
+        stages = _rederive_stages(lexicon, gazetteer, taxonomy_changed, gazetteer_changed)
+        carried = carry_over(writer, unchanged, stages)
     with phase("rejects-and-runs"):
         all_rejects = pl.concat(
             [rejects.select(list(REJECT_COLUMNS)), *(r.rejects for r in results)]
@@ -226,8 +234,8 @@ def _build_snapshot(
     # Parts that are hard links to the previous snapshot's files hold the same rows, so
     # when every document table is linked unchanged the previous aggregates and its
     # passed consistency check still hold (an unchanged rerun skips both computations).
-    unchanged_tables = not taxonomy_changed and writer.same_parts_as_previous(
-        ("documents", "paragraphs", "paragraph_themes")
+    unchanged_tables = not (taxonomy_changed or gazetteer_changed) and (
+        writer.same_parts_as_previous(DOCUMENT_TABLES)
     )
     with phase("aggregates"):
         if unchanged_tables and writer.previous_has_parts(AGGREGATE_TABLES, "part-0"):
@@ -240,8 +248,39 @@ def _build_snapshot(
     if problems:
         raise RuntimeError("snapshot is inconsistent: " + "; ".join(problems))
     with phase("publish"):
-        writer.publish({"taxonomy_version": lexicon.version, "finished_at": finished_at})
+        writer.publish(
+            {
+                "taxonomy_version": lexicon.version,
+                "gazetteer_version": gazetteer.version,
+                "finished_at": finished_at,
+            }
+        )
     return summary
+
+
+def _rederive_stages(
+    lexicon: Lexicon, gazetteer: Gazetteer, taxonomy_changed: bool, gazetteer_changed: bool
+) -> list[Rederive]:
+    """The stages carry-over re-runs over kept paragraphs when their config changed."""
+
+    def classify_kept(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        themes, evidence = classify(tables["paragraphs"], lexicon)
+        return {"paragraph_themes": themes, "theme_evidence": evidence}
+
+    def tag_kept(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        documents, mentions, partners = tag_documents(
+            tables["documents"], tables["paragraphs"], gazetteer
+        )
+        return {
+            "documents": conform("documents", documents),
+            "mentions": mentions,
+            "document_partners": partners,
+        }
+
+    return [
+        Rederive(("paragraph_themes", "theme_evidence"), taxonomy_changed, classify_kept),
+        Rederive(("mentions", "document_partners"), gazetteer_changed, tag_kept),
+    ]
 
 
 def _write_runs(writer: SnapshotWriter, row: dict) -> None:
@@ -271,7 +310,13 @@ def _record_failed_run(
         )
         _write_runs(writer, row)
         previous = read_manifest(out_dir) or {}
-        writer.publish({"taxonomy_version": previous.get("taxonomy_version"), "failed": True})
+        writer.publish(
+            {
+                "taxonomy_version": previous.get("taxonomy_version"),
+                "gazetteer_version": previous.get("gazetteer_version"),
+                "failed": True,
+            }
+        )
     except Exception:
         writer.abandon()
         raise

@@ -7,8 +7,10 @@ these models, so a column is described in exactly one place.
 import pandera.polars as pa
 import polars as pl
 
+from schemas.document_partners import DocumentPartners
 from schemas.document_themes import DocumentThemes
 from schemas.documents import Documents
+from schemas.mentions import Mentions
 from schemas.paragraph_themes import ParagraphThemes
 from schemas.paragraphs import Paragraphs
 from schemas.rejects import REJECT_REASONS, Rejects
@@ -16,12 +18,15 @@ from schemas.runs import Runs
 from schemas.theme_cooccurrence import ThemeCooccurrence
 from schemas.theme_evidence import ThemeEvidence
 from schemas.theme_trends import ThemeTrends
+from schemas.theme_trends_by_partner import ThemeTrendsByPartner
 
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     "documents": Documents,
     "paragraphs": Paragraphs,
     "paragraph_themes": ParagraphThemes,
     "theme_evidence": ThemeEvidence,
+    "mentions": Mentions,
+    "document_partners": DocumentPartners,
     "runs": Runs,
     "rejects": Rejects,
     # Aggregates for BI tools that read only files: recomputed from the tables above on
@@ -29,11 +34,19 @@ TABLES: dict[str, type[pa.DataFrameModel]] = {
     "document_themes": DocumentThemes,
     "theme_trends": ThemeTrends,
     "theme_cooccurrence": ThemeCooccurrence,
+    "theme_trends_by_partner": ThemeTrendsByPartner,
 }
 
 # Tables whose rows belong to one document: they are written in part files that share a
 # name, so an incremental run can carry a whole group of parts over or rewrite it.
-DOCUMENT_TABLES = ("documents", "paragraphs", "paragraph_themes", "theme_evidence")
+DOCUMENT_TABLES = (
+    "documents",
+    "paragraphs",
+    "paragraph_themes",
+    "theme_evidence",
+    "mentions",
+    "document_partners",
+)
 
 __all__ = ["DOCUMENT_TABLES", "REJECT_REASONS", "TABLES", "conform", "empty_frame", "polars_schema"]
 

@@ -1,7 +1,7 @@
 import pandera.polars as pa
 import polars as pl
 
-from schemas._types import HEX_DOC_ID, UtcTimestamp, utc_timestamp
+from schemas._types import HEX_DOC_ID, PARTNER_LIST, UtcTimestamp, utc_timestamp
 
 
 class Documents(pa.DataFrameModel):
@@ -34,6 +34,11 @@ class Documents(pa.DataFrameModel):
     n_paragraphs: pl.Int32 = pa.Field(ge=0, description="Number of content paragraphs.")
     ingested_at: UtcTimestamp = utc_timestamp("When this version of the file was processed.")
     run_id: str = pa.Field(description="Run that processed this version of the file.")
+    partner_countries: str = pa.Field(
+        str_matches=PARTNER_LIST,
+        description="Partner countries (and regions) of the statement, sorted ISO 3166 codes "
+        "joined with ';' (e.g. 'IQ;SY'), '' when none; one row each in `document_partners`.",
+    )
 
     class Config:
         strict = True

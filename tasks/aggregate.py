@@ -1,4 +1,5 @@
-"""Aggregate tables for BI tools: theme shares per document, per month, and theme pairs.
+"""Aggregate tables for BI tools: theme shares per document, per month (overall and per
+partner country), and theme pairs.
 
 Pure functions of the snapshot's tables (lazy scans in, frames out). Each result is a
 complete grid, every theme on every row key with zeros included, so a chart or a pivot
@@ -12,7 +13,12 @@ import polars as pl
 from schemas import conform
 from schemas._types import THEMES
 
-AGGREGATE_TABLES = ("document_themes", "theme_trends", "theme_cooccurrence")
+AGGREGATE_TABLES = (
+    "document_themes",
+    "theme_trends",
+    "theme_cooccurrence",
+    "theme_trends_by_partner",
+)
 
 
 def _themes() -> pl.LazyFrame:
@@ -68,6 +74,32 @@ def theme_trends(document_themes: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def theme_trends_by_partner(
+    document_themes: pl.LazyFrame, document_partners: pl.LazyFrame
+) -> pl.LazyFrame:
+    """`theme_trends` per partner country: each document counts once for each partner."""
+    partners = document_partners.select("doc_id", "country_code", "country_name")
+    return (
+        document_themes.join(partners, on="doc_id", how="inner")
+        .with_columns(pl.col("published_date").dt.month_start().alias("month"))
+        .group_by("country_code", "country_name", "month", "theme")
+        .agg(
+            pl.len().alias("documents_total"),
+            pl.col("has_theme").sum().alias("documents"),
+            pl.col("paragraphs").sum().cast(pl.Int64).alias("paragraphs_total"),
+            pl.col("assigned_paragraphs").sum().cast(pl.Int64).alias("paragraphs"),
+        )
+        .with_columns(
+            pl.col("month").dt.year().cast(pl.Int32).alias("year"),
+            (pl.col("documents") / pl.col("documents_total")).alias("document_share"),
+            pl.when(pl.col("paragraphs_total") > 0)
+            .then(pl.col("paragraphs") / pl.col("paragraphs_total"))
+            .alias("paragraph_share"),
+        )
+        .sort("country_code", "month", "theme", nulls_last=True)
+    )
+
+
 def theme_cooccurrence(paragraph_themes: pl.LazyFrame) -> pl.LazyFrame:
     assigned = paragraph_themes.filter("assigned").select("doc_id", "paragraph_index", "theme")
     counts = (
@@ -96,5 +128,8 @@ def aggregate(tables: dict[str, pl.LazyFrame]) -> dict[str, pl.DataFrame]:
         "document_themes": per_document,
         "theme_trends": theme_trends(per_document.lazy()).collect(),
         "theme_cooccurrence": theme_cooccurrence(tables["paragraph_themes"]).collect(),
+        "theme_trends_by_partner": theme_trends_by_partner(
+            per_document.lazy(), tables["document_partners"]
+        ).collect(),
     }
     return {table: conform(table, frame) for table, frame in frames.items()}

@@ -26,6 +26,8 @@ class Batch:
     paragraphs: pl.DataFrame | None = None
     paragraph_themes: pl.DataFrame | None = None
     theme_evidence: pl.DataFrame | None = None
+    mentions: pl.DataFrame | None = None
+    document_partners: pl.DataFrame | None = None
 
     def add_rejects(self, rejects: pl.DataFrame) -> pl.DataFrame:
         return pl.concat([self.rejects, rejects.select(list(REJECT_COLUMNS))])

@@ -14,6 +14,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from communique.gazetteer import Gazetteer, load_gazetteer
 from communique.lexicon import Lexicon, load_lexicon
 from communique.store import SnapshotWriter
 from schemas import conform
@@ -21,6 +22,7 @@ from tasks.batch import Batch, BatchResult
 from tasks.classify import classify
 from tasks.decode import read_decode
 from tasks.discover import discover
+from tasks.entities import tag_documents
 from tasks.extract import extract_with_blocks
 from tasks.plan import RunPlan, drop_unchanged, plan_changes
 from tasks.segment import segment
@@ -47,6 +49,11 @@ io_stage = task(
 @task(name="load-taxonomy", cache_policy=NO_CACHE, persist_result=False)
 def load_taxonomy(path: Path) -> Lexicon:
     return load_lexicon(path)
+
+
+@task(name="load-gazetteer", cache_policy=NO_CACHE, persist_result=False)
+def load_gazetteer_task(path: Path) -> Gazetteer:
+    return load_gazetteer(path)
 
 
 @io_stage(name="discover")
@@ -86,6 +93,12 @@ def classify_themes(batch: Batch, lexicon: Lexicon) -> Batch:
     return batch.evolve(paragraph_themes=themes, theme_evidence=evidence)
 
 
+@stage(name="tag-entities")
+def tag_entities(batch: Batch, gazetteer: Gazetteer) -> Batch:
+    documents, mentions, partners = tag_documents(batch.documents, batch.paragraphs, gazetteer)
+    return batch.evolve(documents=documents, mentions=mentions, document_partners=partners)
+
+
 @stage(name="validate")
 def validate_tables(batch: Batch, run_id: str, ingested_at) -> Batch:
     documents = batch.documents.with_columns(
@@ -97,6 +110,8 @@ def validate_tables(batch: Batch, run_id: str, ingested_at) -> Batch:
         "paragraphs": conform("paragraphs", batch.paragraphs),
         "paragraph_themes": conform("paragraph_themes", batch.paragraph_themes),
         "theme_evidence": conform("theme_evidence", batch.theme_evidence),
+        "mentions": conform("mentions", batch.mentions),
+        "document_partners": conform("document_partners", batch.document_partners),
     }
     valid, rejects = validate_batch(tables)
     return batch.evolve(
@@ -104,6 +119,8 @@ def validate_tables(batch: Batch, run_id: str, ingested_at) -> Batch:
         paragraphs=valid["paragraphs"],
         paragraph_themes=valid["paragraph_themes"],
         theme_evidence=valid["theme_evidence"],
+        mentions=valid["mentions"],
+        document_partners=valid["document_partners"],
         rejects=batch.add_rejects(rejects),
     )
 
@@ -115,6 +132,8 @@ def write_batch(batch: Batch, writer: SnapshotWriter) -> BatchResult:
         writer.write_part("paragraphs", batch.part, batch.paragraphs)
         writer.write_part("paragraph_themes", batch.part, batch.paragraph_themes)
         writer.write_part("theme_evidence", batch.part, batch.theme_evidence)
+        writer.write_part("mentions", batch.part, batch.mentions)
+        writer.write_part("document_partners", batch.part, batch.document_partners)
     assigned = (
         batch.paragraph_themes.filter("assigned").group_by("theme").len()
         if batch.paragraph_themes is not None

@@ -57,13 +57,47 @@ def _broken_references(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         )
     ]
     keys = ["doc_id", "paragraph_index"]
-    for table in ("paragraph_themes", "theme_evidence"):
+    for table in ("paragraph_themes", "theme_evidence", "mentions"):
         orphans.append(
             tables[table]
             .join(paragraphs, on=keys, how="anti")
             .select("doc_id", pl.lit(f"{table} row without a paragraph").alias("why"))
         )
-    return pl.concat([mismatched, *orphans]).unique("doc_id")
+    return pl.concat([mismatched, *orphans, *_entity_problems(tables)]).unique("doc_id")
+
+
+def _entity_problems(tables: dict[str, pl.DataFrame]) -> list[pl.DataFrame]:
+    """Mentions must quote their paragraph; partner rows must agree with documents."""
+    documents, partners = tables["documents"], tables["document_partners"]
+    spans = (
+        tables["mentions"]
+        .join(
+            tables["paragraphs"].select("doc_id", "paragraph_index", "text"),
+            on=["doc_id", "paragraph_index"],
+        )
+        .filter(
+            pl.col("text").str.slice(
+                pl.col("char_start"), pl.col("char_end") - pl.col("char_start")
+            )
+            != pl.col("surface")
+        )
+        .select("doc_id", pl.lit("mention span differs from the paragraph text").alias("why"))
+    )
+    listed = partners.group_by("doc_id").agg(
+        pl.col("country_code").sort().str.join(";").alias("listed")
+    )
+    disagree = (
+        documents.join(listed, on="doc_id", how="left")
+        .filter(pl.col("listed").fill_null("") != pl.col("partner_countries"))
+        .select(
+            "doc_id",
+            pl.lit("partner_countries differs from document_partners").alias("why"),
+        )
+    )
+    orphans = partners.join(documents, on="doc_id", how="anti").select(
+        "doc_id", pl.lit("document_partners row without a document").alias("why")
+    )
+    return [spans, disagree, orphans]
 
 
 def validate_batch(tables: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
@@ -116,6 +150,12 @@ def consistency_problems(tables: dict[str, pl.LazyFrame]) -> list[str]:
         "theme rows whose paragraph is missing": themes.join(
             paragraphs, on=["doc_id", "paragraph_index"], how="anti"
         ),
+        "mention rows whose paragraph is missing": tables["mentions"]
+        .select("doc_id", "paragraph_index")
+        .join(paragraphs, on=["doc_id", "paragraph_index"], how="anti"),
+        "document_partners rows whose document is missing": tables["document_partners"]
+        .select("doc_id")
+        .join(documents, on="doc_id", how="anti"),
     }
     problems = []
     frames = pl.collect_all([frame.select(pl.len()) for frame in checks.values()])

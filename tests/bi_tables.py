@@ -1,8 +1,8 @@
 """A small published snapshot with every table filled, as the flow would leave it.
 
 Four documents over two months (one undated), themes assigned to some paragraphs,
-evidence for them, a reject and a run: enough for the aggregates, the catalog and the
-report to have something in every table.
+evidence for them, entity mentions and partner countries, a reject and a run: enough
+for the aggregates, the catalog and the report to have something in every table.
 """
 
 from __future__ import annotations
@@ -13,15 +13,21 @@ from pathlib import Path
 import polars as pl
 
 from communique.catalog import build_catalog
+from communique.gazetteer import load_gazetteer
 from communique.store import SnapshotWriter, scan_snapshot
 from schemas import TABLES, conform
 from tasks.aggregate import aggregate
+from tasks.entities import tag_documents
 from tests.tables import doc_id, document_tables
 
 DOCUMENTS = {
-    "jan-a.txt": ["Coalition strikes on ISIS.", "FMS case for spare parts.", "Weather."],
-    "jan-b.txt": ["IMET courses and ISIS detainees.", "Returns from al-Hol."],
-    "mar.txt": ["Repatriation of families from al-Hol camp."],
+    "jan-a.txt": [
+        "Coalition strikes on ISIS in Iraq.",
+        "FMS case for Iraqi spare parts.",
+        "Weather.",
+    ],
+    "jan-b.txt": ["IMET courses and ISIS detainees in Syria.", "Returns from al-Hol in Syria."],
+    "mar.txt": ["Repatriation of families from al-Hol camp to Kazakhstan."],
     "undated.txt": ["Training of the counter-ISIS forces.", "Closing remarks."],
 }
 DATES = {
@@ -90,6 +96,13 @@ def snapshot_tables(run_id: str = "run-1") -> dict[str, pl.DataFrame]:
             }
         )
     tables["theme_evidence"] = conform("theme_evidence", pl.DataFrame(evidence))
+    # mentions and partner countries as the entity stage finds them in these texts
+    documents, mentions, partners = tag_documents(
+        tables["documents"], tables["paragraphs"], load_gazetteer()
+    )
+    tables["documents"] = conform("documents", documents)
+    tables["mentions"] = conform("mentions", mentions)
+    tables["document_partners"] = conform("document_partners", partners)
     tables["rejects"] = conform(
         "rejects",
         pl.DataFrame(

@@ -5,7 +5,7 @@ from hashlib import sha256
 
 import polars as pl
 
-from schemas import conform
+from schemas import conform, empty_frame
 
 
 def doc_id(source_path: str) -> str:
@@ -30,6 +30,7 @@ def document_tables(paths_and_paragraphs: dict[str, list[str]], run_id: str = "r
                 "n_paragraphs": len(texts),
                 "ingested_at": datetime(2024, 7, 23, tzinfo=UTC),
                 "run_id": run_id,
+                "partner_countries": "",
             }
         )
         offset = 0
@@ -74,4 +75,6 @@ def document_tables(paths_and_paragraphs: dict[str, list[str]], run_id: str = "r
         "paragraphs": conform("paragraphs", pl.DataFrame(paragraphs)),
         "paragraph_themes": conform("paragraph_themes", pl.DataFrame(themes)),
         "theme_evidence": evidence,
+        "mentions": empty_frame("mentions"),
+        "document_partners": empty_frame("document_partners"),
     }

@@ -23,6 +23,7 @@ CONTENT_COLUMNS = {
         "published_date",
         "content_sha256",
         "n_paragraphs",
+        "partner_countries",
     ],
     "paragraphs": ["doc_id", "paragraph_index", "text", "char_start", "char_end", "n_words"],
     "paragraph_themes": [
@@ -43,6 +44,23 @@ CONTENT_COLUMNS = {
         "char_end",
         "weight",
         "rule",
+    ],
+    "mentions": [
+        "doc_id",
+        "paragraph_index",
+        "kind",
+        "entity_id",
+        "surface",
+        "char_start",
+        "char_end",
+    ],
+    "document_partners": [
+        "doc_id",
+        "country_code",
+        "country_name",
+        "mentions",
+        "paragraphs",
+        "in_title",
     ],
 }
 

@@ -40,7 +40,7 @@ def test_the_report_draws_every_chart_without_the_network(tmp_path):
     html = page.read_text()
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=", html), "must not load anything"
     expected = len(CHART_DIV.findall(html))
-    assert expected == 6
+    assert expected == 7
 
     dom = rendered_dom(page, tmp_path / "profile")
     charts = CHART_DIV.split(dom)[1:]
@@ -49,7 +49,7 @@ def test_the_report_draws_every_chart_without_the_network(tmp_path):
         # vega-embed replaced the empty div with an SVG scene holding drawn marks
         assert 'class="marks"' in chart, f"chart-{number} was not drawn"
         assert 'role="graphics-symbol"' in chart, f"chart-{number} has no marks"
-    for text in ("spare parts", "notes.pdf", "unsupported_format", "counter_isis"):
+    for text in ("spare parts", "notes.pdf", "unsupported_format", "counter_isis", "Iraq (IQ)"):
         assert text in dom
 
 
