@@ -91,7 +91,7 @@ path_option = click.Path(path_type=Path)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=10_000,
+    default=5_000,
     show_default=True,
     help="Documents per batch (bounds memory).",
 )
