@@ -95,7 +95,11 @@ def pipeline(args) -> dict:
         "flow_s": flow_s,
         "peak_rss_bytes": peak,
         "summary": {k: v for k, v in summary.items() if k not in ("rejects",)},
-        "phases": json.loads(phases_file.read_text()) if phases_file.is_file() else {},
+        **(
+            {f"phase_{k}": v for k, v in json.loads(phases_file.read_text()).items()}
+            if phases_file.is_file()
+            else {}
+        ),
     }
     phases_file.unlink(missing_ok=True)
     if summary.get("flow_run_id"):
@@ -151,7 +155,7 @@ def main() -> None:
     parser.add_argument("--result", required=True)
     parser.add_argument("--raw-dir")
     parser.add_argument("--out-dir")
-    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument("--full-refresh", action="store_true")
     parser.add_argument("--task-runner", choices=["thread", "dask"], default="thread")
     parser.add_argument("--dask-address", default=None)

@@ -185,7 +185,7 @@ def _stage_table(runs: list[dict]) -> dict:
     for run in runs:
         for name, entry in run.get("tasks", {}).items():
             stages.setdefault(f"task {name}", []).append(entry["seconds"])
-        for name, seconds in run.get("phases", {}).items():
+        for name, seconds in run.get("phase_seconds", {}).items():
             stages.setdefault(f"phase {name}", []).append(seconds)
     return {name: statistics.median(values) for name, values in stages.items()}
 
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--statements", type=int, default=10_000)
     parser.add_argument("--corpus", type=Path, help="Use this raw folder instead.")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument("--mode", choices=["server", "ephemeral"], default="server")
     parser.add_argument("--task-runner", choices=["thread", "dask"], default="thread")
     parser.add_argument("--dask-address")
@@ -322,6 +322,8 @@ def main(argv: list[str] | None = None) -> None:
             "mb_per_s": n_bytes / 1e6 / run_s,
             "our_work_statements_per_s": n_statements / max(run_s - fixed, 1e-9),
             "peak_rss_bytes": max(r["peak_rss_bytes"] for r in full),
+            # the flow process's high-water mark at the end of each phase (last run)
+            "peak_rss_bytes_after_phase": full[-1].get("phase_peak_rss_bytes", {}),
             "stages_s": _stage_table(full),
             "all_wall_s": [r["wall_s"] for r in full],
             "descendants_peak_rss_bytes": full[-1]["descendants_peak_rss_bytes"],
@@ -371,6 +373,13 @@ def print_report(r: dict) -> None:
     )
     for name, seconds in sorted(full["stages_s"].items()):
         print(f"  {name:<28} {seconds:7.2f} s")
+    peaks = full["peak_rss_bytes_after_phase"]
+    if peaks:
+        print(
+            "  peak RSS by the end of: "
+            + ", ".join(f"{k} {v / mib:.0f}" for k, v in peaks.items())
+            + " MiB"
+        )
     if r["unchanged_rerun"]:
         u = r["unchanged_rerun"]
         print(f"unchanged rerun: {u['wall_s']:.2f} s end to end, our work {u['our_work_s']:.2f} s")
