@@ -410,22 +410,3 @@ def _to_entity(raw: dict[str, Any]) -> Entity:
         patterns=tuple(raw.get("patterns", ())),
         vetoes=tuple(raw.get("vetoes", ())),
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m communique.gazetteer [PATH]``: print every problem, exit 1 if any."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else DEFAULT_GAZETTEER_PATH
-    problems = check_gazetteer(path)
-    if problems:
-        print(GazetteerError(path, problems), file=sys.stderr)
-        return 1
-    gazetteer = load_gazetteer(path)
-    print(f"{path}: OK, {len(gazetteer.entities)} entities, version {gazetteer.version}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

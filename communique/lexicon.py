@@ -15,7 +15,7 @@ Phrase mini-language (see the header of ``config/themes.toml``):
 * ``,`` is optional (``train, advise, and assist`` = ``train, advise and assist``);
 * ``(a|b|c)`` is a group of alternatives (nestable);
 * ``~N`` (a token on its own, N = 1..12) skips up to N words within the sentence;
-* run ``python -m communique.lexicon [PATH]`` to check a lexicon by hand;
+* run ``communique taxonomy check [PATH]`` to check a lexicon by hand;
 * word boundaries are added at each end that is a word character, so a phrase
   never matches inside a longer word (``ISIS`` never fires in ``crisis``).
 
@@ -631,22 +631,3 @@ def _theme_alternatives(theme: str, rules: tuple[Rule, ...]) -> tuple[Alternativ
         return sorted(alts, key=lambda a: -len(a.source))  # stable: file order on ties
 
     return tuple(by_length(vetoes) + by_length(others))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m communique.lexicon [PATH]``: print every problem, exit 1 if any."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else DEFAULT_LEXICON_PATH
-    problems = check_lexicon(path)
-    if problems:
-        print(LexiconError(path, problems), file=sys.stderr)
-        return 1
-    lexicon = load_lexicon(path)
-    print(f"{path}: OK, {len(lexicon.rules)} rules, version {lexicon.version}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
