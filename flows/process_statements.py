@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -228,6 +228,9 @@ def _build_snapshot(
             del futures, batch
             gc.collect()
 
+    # The batches are slices of plan.to_read (paths of every file read): not needed now.
+    del batches
+    plan = replace(plan, to_read=plan.to_read.clear())
     with phase("carry-over"):
         unchanged = pl.concat([plan.unchanged, *(r.unchanged for r in results)])
         stages = _rederive_stages(lexicon, gazetteer, taxonomy_changed, gazetteer_changed)

@@ -56,6 +56,9 @@ def discover(raw_dir: Path, *, max_bytes: int = 50_000_000) -> tuple[pl.DataFram
     """
     root = os.path.realpath(os.fspath(raw_dir))
     files: list[tuple[str, str, str, int, int]] = []
+    # Full chunks of `files` as frames: a million Python tuples of paths would cost
+    # ~700 MB at their peak, the same rows in a frame ~200 MB.
+    chunks: list[pl.DataFrame] = []
     rejects: list[tuple[str, str, str]] = []
 
     def reject(rel: str, reason: str, detail: str) -> None:
@@ -65,7 +68,7 @@ def discover(raw_dir: Path, *, max_bytes: int = 50_000_000) -> tuple[pl.DataFram
         root_stat = os.stat(root)
     except OSError as exc:
         reject(".", "unreadable", f"The raw folder cannot be read: {exc.strerror or exc}.")
-        return _frames(files, rejects)
+        return _frames(chunks, files, rejects)
 
     # Each pending folder carries the (device, inode) pairs of the real folders on its path,
     # so a symlink back to an ancestor is detected without a global visited set (which
@@ -133,15 +136,17 @@ def discover(raw_dir: Path, *, max_bytes: int = 50_000_000) -> tuple[pl.DataFram
             else:
                 # entry.path is root + "/" + rel: the folders were listed by those paths
                 files.append((rel, entry.path, fmt, st.st_size, st.st_mtime_ns))
-    return _frames(files, rejects)
+                if len(files) >= _CHUNK:
+                    chunks.append(_files_frame(files))
+                    files = []
+    return _frames(chunks, files, rejects)
 
 
-def _frames(
-    files: list[tuple[str, str, str, int, int]], rejects: list[tuple[str, str, str]]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    files.sort()
-    rejects.sort()
-    files_df = pl.DataFrame(
+_CHUNK = 20_000
+
+
+def _files_frame(files: list[tuple[str, str, str, int, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
         {
             "doc_id": [doc_id_for(r) for r, *_ in files],
             "source_path": [r for r, *_ in files],
@@ -152,6 +157,17 @@ def _frames(
         },
         schema=FILES_SCHEMA,
     )
+
+
+def _frames(
+    chunks: list[pl.DataFrame],
+    files: list[tuple[str, str, str, int, int]],
+    rejects: list[tuple[str, str, str]],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    # Sorting UTF-8 strings bytewise is sorting them by code point, as Python sorts str;
+    # source paths are unique, so the order is total.
+    files_df = pl.concat([*chunks, _files_frame(files)]).sort("source_path")
+    rejects.sort()
     rejects_df = pl.DataFrame(rejects, schema=REJECTS_SCHEMA, orient="row")
     return files_df, rejects_df
 
