@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> None:
         env["PREFECT_API_URL"] = server.url
         print(f"  ready in {server.ready_s:.1f} s at {server.url}", flush=True)
     runner = {"task_runner": args.task_runner, "dask_address": args.dask_address}
-    scratch = Path(tempfile.mkdtemp(prefix="communique-bench-out-", dir=ROOT / "benchmarks"))
+    # beside the corpora (same filesystem, gitignored)
+    CORPORA.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="out-", dir=CORPORA))
     try:
         print("Prefect fixed cost (one-task flow) ...", flush=True)
         noops = [run_child("noop", env, **runner) for _ in range(args.repeat)]
