@@ -58,18 +58,7 @@ def document_tables(paths_and_paragraphs: dict[str, list[str]], run_id: str = "r
                         "taxonomy_version": "v1",
                     }
                 )
-    evidence = pl.DataFrame(
-        schema={
-            "doc_id": pl.String,
-            "paragraph_index": pl.Int32,
-            "theme": pl.String,
-            "phrase": pl.String,
-            "char_start": pl.Int64,
-            "char_end": pl.Int64,
-            "weight": pl.Float64,
-            "rule": pl.String,
-        }
-    )
+    evidence = empty_frame("theme_evidence")
     return {
         "documents": conform("documents", pl.DataFrame(docs)),
         "paragraphs": conform("paragraphs", pl.DataFrame(paragraphs)),
