@@ -8,8 +8,9 @@ interpreter:
 1. Prefect's fixed cost: a flow with one trivial task, in the same mode as the runs;
 2. ``--repeat`` full runs of the flow into a new output folder each (``--full-refresh``),
    reporting wall time from process start (imports included), statements/s, MB/s,
-   peak RSS of the flow process, the flow's phase timings and the summed task-run
-   durations per stage (read back from the Prefect API after the timed part);
+   peak RSS of the flow process, the flow's phase timings, each batch stage's seconds
+   summed over batches, and the summed task-run durations per task (read back from the
+   Prefect API after the timed part);
 3. ``--repeat`` reruns with nothing changed on the last output folder;
 4. the reference implementation (benchmarks/reference.py) on the first
    ``--reference-statements`` files, extrapolated by bytes to the whole corpus when that
@@ -180,11 +181,14 @@ def _median(runs: list[dict], key: str) -> float:
 
 
 def _stage_table(runs: list[dict]) -> dict:
-    """Median over runs of the per-stage sums of task-run seconds, and of the phases."""
+    """Median over runs of the summed task-run seconds per task, of the batch stages'
+    seconds summed over batches (they run in one task per batch), and of the phases."""
     stages: dict[str, list[float]] = {}
     for run in runs:
         for name, entry in run.get("tasks", {}).items():
             stages.setdefault(f"task {name}", []).append(entry["seconds"])
+        for name, seconds in run.get("phase_stage_seconds", {}).items():
+            stages.setdefault(f"stage {name}", []).append(seconds)
         for name, seconds in run.get("phase_seconds", {}).items():
             stages.setdefault(f"phase {name}", []).append(seconds)
     return {name: statistics.median(values) for name, values in stages.items()}

@@ -1,16 +1,17 @@
 """Flow `process-statements`: raw statements in, validated Parquet tables out.
 
-discover -> plan -> (per batch) read and decode -> extract text -> segment -> classify
--> tag entities -> validate -> write -> carry over unchanged documents -> publish the snapshot.
+discover -> plan -> (per batch, one task) read and decode -> extract text -> segment ->
+classify -> tag entities -> validate -> write -> carry over unchanged documents ->
+aggregates -> consistency check -> publish the snapshot.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -20,6 +21,7 @@ from typing import Annotated
 
 import polars as pl
 from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import DirectoryPath, Field, FilePath
@@ -43,22 +45,16 @@ from tasks.carry_over import Rederive, carry_over
 from tasks.classify import classify
 from tasks.entities import tag_documents
 from tasks.prefect_tasks import (
-    classify_themes,
     discover_files,
-    extract_text,
     load_gazetteer_task,
     load_taxonomy,
     plan_run,
-    read_and_decode,
-    segment_paragraphs,
-    tag_entities,
-    validate_tables,
-    write_batch,
+    process_batch,
 )
 from tasks.validate import consistency_problems, validate_table
 
-# Batches in flight at once: each holds a batch of frames in memory, so this (with
-# batch_size) bounds the run's memory whatever the corpus size.
+# Batches processed at once (the thread runner's workers): each holds a batch of frames in
+# memory, so this (with batch_size) bounds the run's memory whatever the corpus size.
 PARALLEL_BATCHES = 2
 # 5,000 statements (~15 MB of text) per batch: two in flight peaked at ~1.3 GB RSS on
 # 100k statements against ~1.7 GB with 10,000, at the same speed (docs/performance.md).
@@ -89,6 +85,7 @@ class PhaseTimer:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.peak_rss: dict[str, int] = {}
+        self.stages: dict[str, float] = {}  # summed over batches (they run concurrently)
         self.enabled = bool(os.environ.get(PHASE_TIMINGS_ENV))
 
     @contextmanager
@@ -104,7 +101,14 @@ class PhaseTimer:
     def save(self) -> None:
         if path := os.environ.get(PHASE_TIMINGS_ENV):
             with open(path, "w") as handle:
-                json.dump({"seconds": self.seconds, "peak_rss_bytes": self.peak_rss}, handle)
+                json.dump(
+                    {
+                        "seconds": self.seconds,
+                        "peak_rss_bytes": self.peak_rss,
+                        "stage_seconds": self.stages,
+                    },
+                    handle,
+                )
 
 
 def new_run_id(started_at: datetime) -> str:
@@ -204,30 +208,33 @@ def _build_snapshot(
         files_seen = files.height + rejects.height
         del files
 
-    results: list[BatchResult] = []
     batches = _batches(plan.to_read, batch_size)
     with phase("batches"):
-        for window in range(0, len(batches), PARALLEL_BATCHES):
-            futures = []
-            for number, files_batch in enumerate(
-                batches[window : window + PARALLEL_BATCHES], window
-            ):
-                part = f"part-{run_id}-{number:05d}"
-                batch = read_and_decode.submit(part, files_batch, max_file_bytes)
-                batch = extract_text.submit(batch)
-                batch = segment_paragraphs.submit(batch)
-                batch = classify_themes.submit(batch, lexicon)
-                batch = tag_entities.submit(batch, gazetteer)
-                batch = validate_tables.submit(batch, run_id, started_at)
-                futures.append(write_batch.submit(batch, writer))
-            results.extend(future.result() for future in futures)
-            # Each finished task's future and its concurrent.futures.Future refer to each
-            # other (a done-callback), so the stage results they hold (whole batches of
-            # frames) wait for the cyclic GC, which sees small Python objects, not the
-            # frames' memory: at 1M statements RSS grew to 3.4 GB. Collect once per window.
-            del futures, batch
-            gc.collect()
-
+        # One batch more than the runner's workers is in flight, so a worker never waits
+        # for the flow; finished batches return only their small BatchResult. Memory is
+        # bounded by the batches in flight, whatever the corpus size.
+        in_flight: deque[PrefectFuture[BatchResult]] = deque()
+        results: list[BatchResult] = []
+        for number, files_batch in enumerate(batches):
+            if len(in_flight) > PARALLEL_BATCHES:
+                results.append(in_flight.popleft().result())
+            part = f"part-{run_id}-{number:05d}"
+            in_flight.append(
+                process_batch.submit(
+                    part,
+                    files_batch,
+                    lexicon,
+                    gazetteer,
+                    writer,
+                    run_id,
+                    started_at,
+                    max_file_bytes,
+                )
+            )
+        results.extend(future.result() for future in in_flight)
+        for result in results:
+            for stage, seconds in result.stage_seconds.items():
+                phase.stages[stage] = phase.stages.get(stage, 0.0) + seconds
     # The batches are slices of plan.to_read (paths of every file read): not needed now.
     del batches
     plan = replace(plan, to_read=plan.to_read.clear())
