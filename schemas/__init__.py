@@ -4,9 +4,9 @@ The data dictionary (docs/data-dictionary.md) and the Parquet footers are genera
 these models, so a column is described in exactly one place.
 """
 
-import pandera.polars as pa
 import polars as pl
 
+from schemas._pandera import pa  # first: the models below import pandera too
 from schemas.document_partners import DocumentPartners
 from schemas.document_themes import DocumentThemes
 from schemas.documents import Documents
