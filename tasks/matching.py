@@ -34,6 +34,7 @@ MATCH_SCHEMA = pl.Schema(
         "char_end": pl.Int64,
     }
 )
+_OWNER_SCHEMA = pl.Schema({"_group": pl.Int32, "phrase": pl.String, "_alt": pl.UInt32})
 
 
 def find_matches(text: pl.Series, group_regexes: Sequence[str]) -> pl.DataFrame:
@@ -47,18 +48,26 @@ def find_matches(text: pl.Series, group_regexes: Sequence[str]) -> pl.DataFrame:
         work = work.str.replace_all(f"[{_OPEN}{_CLOSE}]", "\ufffd")
     source = work.to_frame().with_row_index("_pid").lazy()
     plans = [
-        _offsets(
-            source.select(
-                "_pid", pl.col("work").str.replace_all(regex, f"{_OPEN}$0{_CLOSE}").alias("m")
-            ),
-            group,
-        )
+        _offsets(_marked(source, regex), group)
         for group, regex in enumerate(group_regexes)
         if regex
     ]
     # in-memory engine: the running sums below depend on row order
     frames = pl.collect_all(plans, engine="in-memory") if plans else []
     return pl.concat([MATCH_SCHEMA.to_frame(), *frames], how="vertical")
+
+
+def _marked(source: pl.LazyFrame, regex: str) -> pl.LazyFrame:
+    """(_pid, m): the rows holding a match, every match wrapped in the two markers.
+
+    Markers add bytes, so a row holds a match exactly when its length changed: an O(1)
+    test per row instead of scanning the marked text for a marker.
+    """
+    return source.select(
+        "_pid",
+        pl.col("work").str.replace_all(regex, f"{_OPEN}$0{_CLOSE}").alias("m"),
+        pl.col("work").str.len_bytes().alias("_bytes"),
+    ).filter(pl.col("m").str.len_bytes() != pl.col("_bytes"))
 
 
 def _offsets(marked: pl.LazyFrame, group: int) -> pl.LazyFrame:
@@ -72,8 +81,7 @@ def _offsets(marked: pl.LazyFrame, group: int) -> pl.LazyFrame:
     """
     pid = pl.col("_pid").cast(pl.Int64)
     return (
-        marked.filter(pl.col("m").str.contains(_OPEN, literal=True))
-        .select("_pid", pl.col("m").str.split(_OPEN))
+        marked.select("_pid", pl.col("m").str.split(_OPEN))
         .explode("m")
         .with_columns(_first=pid != pid.shift(1, fill_value=-1))
         .with_columns(
@@ -101,24 +109,40 @@ def attribute(matches: pl.DataFrame, group_alternatives: Sequence[Sequence[str]]
     """Add ``_alt``: the index (within its group) of the alternative that produced a match.
 
     ``group_alternatives[g]`` lists group g's alternatives in the order its regex tries
-    them. Only the distinct matched strings are tested, a few hundred per batch.
+    them. Only the distinct matched strings are tested, a few hundred per batch, with one
+    regex per group (see :func:`_first_full_match`).
     """
     distinct = matches.select("_group", "phrase").unique()
-    owners: list[tuple[int, str, int]] = []
+    owners = [_OWNER_SCHEMA.to_frame()]
     for group, alternatives in enumerate(group_alternatives):
-        todo = distinct.filter(pl.col("_group") == group).get_column("phrase")
-        for index, regex in enumerate(alternatives):
-            if todo.is_empty():
-                break
-            hit = todo.str.contains(f"^(?:{regex})$")
-            if hit.any():
-                owners.extend((group, phrase, index) for phrase in todo.filter(hit))
-                todo = todo.filter(~hit)
-        if not todo.is_empty():  # impossible with leftmost-first semantics: fail loudly
-            raise RuntimeError(f"unattributed matches in group {group}: {todo.head(5).to_list()}")
-    table = pl.DataFrame(
-        owners,
-        schema={"_group": pl.Int32, "phrase": pl.String, "_alt": pl.UInt32},
-        orient="row",
-    )
-    return matches.join(table, on=["_group", "phrase"], how="inner")
+        phrases = distinct.filter(pl.col("_group") == group).get_column("phrase")
+        if phrases.is_empty():
+            continue
+        owner = _first_full_match(phrases, alternatives)
+        if owner.null_count():  # impossible with leftmost-first semantics: fail loudly
+            lost = phrases.filter(owner.is_null()).head(5).to_list()
+            raise RuntimeError(f"unattributed matches in group {group}: {lost}")
+        owners.append(
+            pl.DataFrame({"phrase": phrases, "_alt": owner}).select(
+                pl.lit(group, dtype=pl.Int32).alias("_group"), "phrase", "_alt"
+            )
+        )
+    table = pl.concat(owners, how="vertical")
+    return matches.join(table, on=["_group", "phrase"], how="inner", maintain_order="left")
+
+
+def _first_full_match(phrases: pl.Series, alternatives: Sequence[str]) -> pl.Series:
+    """Index of the first alternative matching each phrase in full (null if none).
+
+    One anchored alternation with every alternative in a named group: leftmost-first
+    semantics try the alternatives in order, so the group that took part is the first
+    alternative that matches the whole phrase. Inner groups of raw patterns get other
+    names (numbers, or their own), so ours are found by name.
+    """
+    names = [f"_alt{index}" for index in range(len(alternatives))]
+    regex = "|".join(f"(?P<{name}>{alt})" for name, alt in zip(names, alternatives, strict=True))
+    groups = phrases.str.extract_groups(f"^(?:{regex})$").struct.unnest()
+    took_part = pl.concat_list(pl.col(names).is_not_null())
+    return groups.select(
+        pl.when(took_part.list.any()).then(took_part.list.arg_max().cast(pl.UInt32))
+    ).to_series()
