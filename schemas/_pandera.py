@@ -4,8 +4,9 @@ When pandas is installed (the dev and bench extras install it), ``import pandera
 imports it, and numpy's and pandera's pandas API with it, for nothing: every table here
 is a polars model. That costs 0.45-0.9 s of every run's start-up, more than a whole
 single-statement run's own work. pandera supports polars-only installs (pandas absent);
-hiding pandas while pandera's package initialises selects exactly that path. pandas stays
-importable afterwards for whoever needs it.
+hiding pandas while pandera initialises (and while it answers, once, whether pandas-like
+backends exist, which it would otherwise ask at the first validation) selects exactly that
+path. pandas stays importable afterwards for whoever needs it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ def import_pandera_polars() -> ModuleType:
     hider = _HidePandas()
     sys.meta_path.insert(0, hider)
     try:
-        return importlib.import_module("pandera.polars")
+        module = importlib.import_module("pandera.polars")
+        # The first validation asks once (cached) whether pandas-like backends exist,
+        # importing pandas to find out: answer it now, as a pandas-free install would.
+        register_checks = importlib.import_module("pandera.backends.register_checks")
+        getattr(register_checks, "_load_get_backend_types_from_mro", lambda: None)()
+        return module
     finally:
         sys.meta_path.remove(hider)
 
