@@ -29,8 +29,8 @@ from communique.lexicon import (
     LexiconError,
     PhraseSyntaxError,
     Problem,
+    RegexChecks,
     SourceLines,
-    check_regex,
     compile_phrase,
     normalise_phrase,
     pattern_fragment,
@@ -226,8 +226,10 @@ def _check(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
         for key in table:
             if key not in allowed:
                 add(src.key(key), f"unknown key '{section}.{key}'")
-    countries = _check_entities(data.get("entity"), src, add)
+    regexes = RegexChecks(problems)
+    countries = _check_entities(data.get("entity"), src, add, regexes)
     _check_partners(data.get("partners", {}), countries, src, add)
+    regexes.report()
     return problems, data
 
 
@@ -266,7 +268,7 @@ def _check_id(entity: dict, kind: Any, where: str, line: int, add) -> None:
         add(line, f"{where}: an {kind} id must be a lowercase name like 'centcom'")
 
 
-def _check_entities(entities: Any, src: SourceLines, add) -> set[str]:
+def _check_entities(entities: Any, src: SourceLines, add, regexes: RegexChecks) -> set[str]:
     """Check every [[entity]]; return the declared country ids."""
     if not isinstance(entities, list) or not entities:
         add(None, "no [[entity]] entries")
@@ -318,7 +320,7 @@ def _check_entities(entities: Any, src: SourceLines, add) -> set[str]:
                 add(line_of(key), f"{where}: '{key}' must be a country id")
             else:
                 references.append((key, value, where, line_of(key)))
-        _check_aliases(entity, where, src, start, end, line_of, seen_alias, add)
+        _check_aliases(entity, where, src, start, end, line_of, seen_alias, add, regexes)
 
     for key, value, where, line in references:
         if value not in countries:
@@ -328,7 +330,7 @@ def _check_entities(entities: Any, src: SourceLines, add) -> set[str]:
     return countries
 
 
-def _check_aliases(entity, where, src, start, end, line_of, seen_alias, add) -> None:
+def _check_aliases(entity, where, src, start, end, line_of, seen_alias, add, regexes) -> None:
     total = 0
     for key in _ALIAS_KEYS:
         values = entity.get(key, [])
@@ -354,14 +356,14 @@ def _check_aliases(entity, where, src, start, end, line_of, seen_alias, add) -> 
             if key == "patterns":
                 if python_regex_error(value) is None and re.fullmatch(value, ""):
                     add(line, f"{where}: pattern '{value}' matches the empty string")
-                check_regex(pattern_fragment(value), f"pattern '{value}'", where, line, add)
+                regexes.pattern(pattern_fragment(value), f"pattern '{value}'", where, line)
                 continue
             try:
                 fragment = name_fragment(value) if key != "acronyms" else compile_phrase(value)
             except PhraseSyntaxError as exc:
                 add(line, f"{where}: bad phrase '{value}': {exc}")
                 continue
-            check_regex(fragment, f"phrase '{value}'", where, line, add)
+            regexes.phrase(fragment, f"phrase '{value}'", where, line)
     if total == 0:
         add(start, f"{where} has no phrases, acronyms or patterns")
 

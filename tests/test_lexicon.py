@@ -4,6 +4,7 @@ analyst can make is reported with a clear message and the right line."""
 from __future__ import annotations
 
 import hashlib
+import random
 import textwrap
 from pathlib import Path
 
@@ -13,9 +14,13 @@ from communique.lexicon import (
     CODEBOOK_THEMES,
     DEFAULT_LEXICON_PATH,
     LexiconError,
+    PhraseSyntaxError,
     check_lexicon,
     compile_phrase,
     load_lexicon,
+    python_form,
+    python_regex_error,
+    rust_regexes_accepted,
 )
 
 # A minimal valid lexicon; each test breaks one thing in it.
@@ -207,6 +212,38 @@ def test_backreference_is_rejected(tmp_path):
     problem = only_problem(write(tmp_path, text))
     assert "Rust regex" in problem.message or "Python re" in problem.message
     assert problem.line == line_of(text, "(war)")
+
+
+def test_patterns_are_checked_each_on_its_own(tmp_path):
+    # Regexes are checked in one batch; an unclosed '(' in one pattern must not be
+    # "closed" by a stray ')' in another, and each problem keeps its place and line.
+    text = VALID.replace('phrases = ["ISIS", "ISIL"]', "patterns = ['war (college']")
+    text = text.replace('phrases = ["war college"]', "patterns = ['staff) college']")
+    text = text.replace('phrases = ["repatriat*"]', 'phrases = ["repatriat*"]\nneeds = ["nope"]')
+    problems = check_lexicon(write(tmp_path, text))
+    assert [(p.line, p.message.split(":")[0]) for p in problems] == [
+        (line_of(text, "war (college"), "rule 'isis.name'"),
+        (line_of(text, "staff) college"), "rule 'edu.pme'"),
+        (line_of(text, '"nope"'), "rule 'rep.repatriate'"),
+    ]
+    assert all("does not compile in Python re" in p.message for p in problems[:2])
+
+
+def test_compiled_phrases_are_valid_in_both_engines():
+    # Loading checks compiled phrases in Rust only: the phrase compiler escapes every
+    # character and emits fixed constructs, so its output is valid Python re too.
+    rng = random.Random(7)
+    alphabet = [*"ab Z9()|~*-'\u2019,.\\[]{}^$?+#&/\u00e9\u2010\t", "~3 ", " ~2 "]
+    fragments = set()
+    for _ in range(20_000):
+        phrase = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        try:
+            fragments.add(compile_phrase(phrase))
+        except PhraseSyntaxError:
+            continue
+    assert len(fragments) > 1_000
+    assert [f for f in fragments if python_regex_error(python_form(f))] == []
+    assert rust_regexes_accepted(sorted(fragments))
 
 
 def test_bad_phrase_syntax(tmp_path):
