@@ -142,7 +142,15 @@ def _first_full_match(phrases: pl.Series, alternatives: Sequence[str]) -> pl.Ser
     names = [f"_alt{index}" for index in range(len(alternatives))]
     regex = "|".join(f"(?P<{name}>{alt})" for name, alt in zip(names, alternatives, strict=True))
     groups = phrases.str.extract_groups(f"^(?:{regex})$").struct.unnest()
-    took_part = pl.concat_list(pl.col(names).is_not_null())
-    return groups.select(
-        pl.when(took_part.list.any()).then(took_part.list.arg_max().cast(pl.UInt32))
-    ).to_series()
+    # exactly one of our groups took part in each full match (long format is far
+    # cheaper than expressions across hundreds of columns)
+    took_part = (
+        groups.with_row_index("_row")
+        .unpivot(index="_row", on=names, variable_name="_name")
+        .drop_nulls("value")
+    )
+    owner = pl.repeat(None, phrases.len(), dtype=pl.UInt32, eager=True)
+    return owner.scatter(
+        took_part.get_column("_row"),
+        took_part.get_column("_name").str.strip_prefix("_alt").cast(pl.UInt32),
+    )
