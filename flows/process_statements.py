@@ -21,6 +21,7 @@ from typing import Annotated
 
 import polars as pl
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -213,10 +214,11 @@ def _build_snapshot(
         # One batch more than the runner's workers is in flight, so a worker never waits
         # for the flow; finished batches return only their small BatchResult. Memory is
         # bounded by the batches in flight, whatever the corpus size.
+        workers = _batch_workers()
         in_flight: deque[PrefectFuture[BatchResult]] = deque()
         results: list[BatchResult] = []
         for number, files_batch in enumerate(batches):
-            if len(in_flight) > PARALLEL_BATCHES:
+            if len(in_flight) > workers:
                 results.append(in_flight.popleft().result())
             part = f"part-{run_id}-{number:05d}"
             in_flight.append(
@@ -296,6 +298,14 @@ def _build_snapshot(
             }
         )
     return summary
+
+
+def _batch_workers() -> int:
+    """How many batches the flow's task runner processes at once."""
+    runner = FlowRunContext.get().task_runner
+    if client := getattr(runner, "client", None):  # Dask: every worker thread of the cluster
+        return max(1, sum(client.nthreads().values()))
+    return PARALLEL_BATCHES
 
 
 def _rederive_stages(

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from communique.gazetteer import Gazetteer, load_gazetteer
@@ -72,7 +72,7 @@ def process_batch(
     ingested_at: datetime,
     max_file_bytes: int,
 ) -> BatchResult:
-    return run_batch(
+    result = run_batch(
         part,
         files,
         lexicon=lexicon,
@@ -82,3 +82,15 @@ def process_batch(
         ingested_at=ingested_at,
         max_file_bytes=max_file_bytes,
     )
+    # The stages are not task runs of their own: this line shows where the batch's time went.
+    get_run_logger().info(
+        "%s: %d files, %d documents and %d paragraphs written, %d unchanged, %d rejected; %s",
+        part,
+        files.height,
+        result.documents_written,
+        result.paragraphs_written,
+        result.unchanged.height,
+        result.rejects.height,
+        ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.stage_seconds.items()),
+    )
+    return result
