@@ -207,7 +207,9 @@ def check_gazetteer(path: Path) -> list[Problem]:
     return problems
 
 
-def _check(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
+def _check(
+    path: Path, combined_check_follows: bool = False
+) -> tuple[list[Problem], dict[str, Any] | None]:
     problems, data, src = read_toml(path, "gazetteer", block="[[entity]]")
     if data is None or src is None:
         return problems, None
@@ -226,7 +228,7 @@ def _check(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
         for key in table:
             if key not in allowed:
                 add(src.key(key), f"unknown key '{section}.{key}'")
-    regexes = RegexChecks(problems)
+    regexes = RegexChecks(problems, combined_check_follows)
     countries = _check_entities(data.get("entity"), src, add, regexes)
     _check_partners(data.get("partners", {}), countries, src, add)
     regexes.report()
@@ -363,7 +365,7 @@ def _check_aliases(entity, where, src, start, end, line_of, seen_alias, add, reg
             except PhraseSyntaxError as exc:
                 add(line, f"{where}: bad phrase '{value}': {exc}")
                 continue
-            regexes.phrase(fragment, f"phrase '{value}'", where, line)
+            regexes.phrase(fragment, f"phrase '{value}'", where, line, in_combined=True)
     if total == 0:
         add(start, f"{where} has no phrases, acronyms or patterns")
 
@@ -374,12 +376,24 @@ def _check_aliases(entity, where, src, start, end, line_of, seen_alias, add, reg
 def load_gazetteer(path: Path = DEFAULT_GAZETTEER_PATH) -> Gazetteer:
     """Load, validate and compile a gazetteer; raise GazetteerError on any problem."""
     path = Path(path)
-    problems, data = _check(path)
-    if problems or data is None:
-        raise GazetteerError(path, problems)
+    problems, data = _check(path, combined_check_follows=True)
+    if not problems and data is not None:
+        gazetteer = _build_gazetteer(path, data)
+        problems = [
+            Problem(None, f"combined regex of kind '{kind}' is rejected by polars: {err}")
+            for kind in KINDS
+            if (regex := gazetteer.kind_regex(kind)) and (err := rust_regex_error(regex))
+        ]
+        if not problems:
+            return gazetteer
+    # Report what the full one-by-one check finds: every problem, with its line.
+    raise GazetteerError(path, check_gazetteer(path) or problems)
+
+
+def _build_gazetteer(path: Path, data: dict[str, Any]) -> Gazetteer:
     entities = tuple(_to_entity(raw) for raw in data["entity"])
     partners = data.get("partners", {})
-    gazetteer = Gazetteer(
+    return Gazetteer(
         path=path,
         version=hashlib.sha256(path.read_bytes()).hexdigest()[:12],
         entities=entities,
@@ -390,14 +404,6 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER_PATH) -> Gazetteer:
         ),
         aliases=tuple(_kind_aliases(kind, entities) for kind in KINDS),
     )
-    bad = [
-        Problem(None, f"combined regex of kind '{kind}' is rejected by polars: {err}")
-        for kind in KINDS
-        if gazetteer.kind_regex(kind) and (err := rust_regex_error(gazetteer.kind_regex(kind)))
-    ]
-    if bad:
-        raise GazetteerError(path, bad)
-    return gazetteer
 
 
 def _to_entity(raw: dict[str, Any]) -> Entity:

@@ -359,7 +359,9 @@ def read_toml(
     return [], data, src
 
 
-def _check(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
+def _check(
+    path: Path, combined_check_follows: bool = False
+) -> tuple[list[Problem], dict[str, Any] | None]:
     problems, data, src = read_toml(path, "lexicon")
     if data is None:
         return problems, None
@@ -379,7 +381,7 @@ def _check(path: Path) -> tuple[list[Problem], dict[str, Any] | None]:
             if key not in _LEXICON_KEYS:
                 add(src.key(key), f"unknown key 'lexicon.{key}'")
 
-    regexes = RegexChecks(problems)
+    regexes = RegexChecks(problems, combined_check_follows)
     _check_themes(data.get("themes"), src, add)
     _check_rules(data.get("rule"), data.get("themes"), src, add, regexes)
     regexes.report()
@@ -527,7 +529,8 @@ def _check_rules(rules: Any, themes: Any, src: SourceLines, add, regexes: RegexC
             except PhraseSyntaxError as exc:
                 add(pline, f"{where}: bad phrase '{phrase}': {exc}")
                 continue
-            regexes.phrase(fragment, f"phrase '{phrase}'", where, pline)
+            in_theme_regex = kind in ("cue", "veto")
+            regexes.phrase(fragment, f"phrase '{phrase}'", where, pline, in_combined=in_theme_regex)
         for pattern in patterns:
             pline = src.quoted(pattern, start, end) or line_of("patterns")
             if not pattern:
@@ -589,29 +592,40 @@ class _PendingRegex(NamedTuple):
     where: str
     line: int | None
     raw: bool  # an analyst's pattern rather than a compiled phrase
+    skip_fast: bool  # left to the combined regex on the fast path
 
 
 class RegexChecks:
     """The regex fragments of a lexicon or gazetteer, checked together at the end of a walk.
 
     Checking ~1,000 fragments one by one in both engines took ~0.5 s of every run. Here
-    polars compiles all of them (each on its own) in one call, and Python ``re`` compiles
-    only raw ``patterns``: compiled phrases are built from escaped characters and fixed
+    polars compiles them (each on its own) in one call, when loading only those that the
+    combined regexes compiled next do not contain, and Python ``re`` compiles only raw
+    ``patterns``: compiled phrases are built from escaped characters and fixed
     constructs, valid in both engines by construction (tests/test_lexicon.py fuzzes
     that); the Python check is for analysts' regexes. When anything fails, every
     fragment goes through :func:`check_regex` as before, and its problems are put where
     they were found, so the report is the same as a one-by-one check.
     """
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], combined_check_follows: bool = False):
         self.problems = problems
+        # Loading compiles the combined regexes next: phrases in them need no check of
+        # their own (a compiled phrase is self-contained, so the alternation compiles only
+        # if each phrase does), unless something fails and every fragment is checked.
+        self.combined_check_follows = combined_check_follows
         self.pending: list[_PendingRegex] = []
 
-    def phrase(self, fragment: str, what: str, where: str, line: int | None) -> None:
-        self.pending.append(_PendingRegex(len(self.problems), fragment, what, where, line, False))
+    def phrase(
+        self, fragment: str, what: str, where: str, line: int | None, in_combined: bool
+    ) -> None:
+        position = len(self.problems)
+        skip_fast = in_combined and self.combined_check_follows
+        self.pending.append(_PendingRegex(position, fragment, what, where, line, False, skip_fast))
 
     def pattern(self, fragment: str, what: str, where: str, line: int | None) -> None:
-        self.pending.append(_PendingRegex(len(self.problems), fragment, what, where, line, True))
+        position = len(self.problems)
+        self.pending.append(_PendingRegex(position, fragment, what, where, line, True, False))
 
     def report(self) -> None:
         """Check every pending fragment; add the problems found in their places."""
@@ -633,7 +647,7 @@ class RegexChecks:
         raw = (python_form(p.fragment) for p in self.pending if p.raw)
         if any(python_regex_error(fragment) for fragment in raw):
             return False
-        return rust_regexes_accepted([p.fragment for p in self.pending])
+        return rust_regexes_accepted([p.fragment for p in self.pending if not p.skip_fast])
 
 
 # --------------------------------------------------------------------------- loading
@@ -642,12 +656,24 @@ class RegexChecks:
 def load_lexicon(path: Path = DEFAULT_LEXICON_PATH) -> Lexicon:
     """Load, validate and compile a lexicon; raise LexiconError on any problem."""
     path = Path(path)
-    problems, data = _check(path)
-    if problems or data is None:
-        raise LexiconError(path, problems)
+    problems, data = _check(path, combined_check_follows=True)
+    if not problems and data is not None:
+        lexicon = _build_lexicon(path, data)
+        problems = [
+            Problem(None, f"combined regex of theme '{t}' is rejected by polars: {err}")
+            for t in lexicon.themes
+            if (err := rust_regex_error(lexicon.theme_regex(t)))
+        ]
+        if not problems:
+            return lexicon
+    # Report what the full one-by-one check finds: every problem, with its line.
+    raise LexiconError(path, check_lexicon(path) or problems)
+
+
+def _build_lexicon(path: Path, data: dict[str, Any]) -> Lexicon:
     rules = tuple(_to_rule(r) for r in data["rule"])
     alternatives = tuple(_theme_alternatives(theme, rules) for theme in CODEBOOK_THEMES)
-    lexicon = Lexicon(
+    return Lexicon(
         path=path,
         version=hashlib.sha256(path.read_bytes()).hexdigest()[:12],
         themes=CODEBOOK_THEMES,
@@ -655,14 +681,6 @@ def load_lexicon(path: Path = DEFAULT_LEXICON_PATH) -> Lexicon:
         rules=rules,
         alternatives=alternatives,
     )
-    bad = [
-        Problem(None, f"combined regex of theme '{t}' is rejected by polars: {err}")
-        for t in lexicon.themes
-        if (err := rust_regex_error(lexicon.theme_regex(t)))
-    ]
-    if bad:
-        raise LexiconError(path, bad)
-    return lexicon
 
 
 def _to_rule(raw: dict[str, Any]) -> Rule:

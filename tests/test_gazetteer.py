@@ -102,6 +102,22 @@ def test_a_broken_gazetteer_is_refused_with_every_problem(tmp_path):
     assert str(path) in str(error.value)
 
 
+def test_a_name_left_to_the_kind_regex_is_reported_with_its_line(tmp_path, monkeypatch):
+    # Loading leaves names to the combined regex of their kind; when that fails, the
+    # one-by-one check names the alias and its line, as `taxonomy check` does.
+    import communique.gazetteer as module
+
+    compile_ = module.compile_phrase
+    broken = "U(?=S)"  # a stand-in for a phrase compiler bug
+    monkeypatch.setattr(module, "compile_phrase", lambda p: broken if p == "U.S." else compile_(p))
+    path = write(tmp_path, "")
+    with pytest.raises(GazetteerError) as error:
+        load_gazetteer(path)
+    assert error.value.problems == check_gazetteer(path)
+    [problem] = error.value.problems
+    assert problem.line == 11 and "phrase 'U.S.' is not accepted by polars" in problem.message
+
+
 def test_taxonomy_check_checks_the_lexicon_and_the_gazetteer(tmp_path):
     result = CliRunner().invoke(main, ["taxonomy", "check"])
     assert result.exit_code == 0, result.output

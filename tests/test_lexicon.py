@@ -246,6 +246,25 @@ def test_compiled_phrases_are_valid_in_both_engines():
     assert rust_regexes_accepted(sorted(fragments))
 
 
+def test_a_phrase_left_to_the_theme_regex_is_reported_with_its_line(tmp_path, monkeypatch):
+    # Loading leaves cue and veto phrases to the combined theme regex; when that fails,
+    # the one-by-one check names the phrase and its line, as `taxonomy check` does.
+    import communique.lexicon as module
+
+    compile_ = module.compile_phrase
+    broken = "war(?=college)"  # a stand-in for a phrase compiler bug
+    monkeypatch.setattr(
+        module, "compile_phrase", lambda p: broken if p == "war college" else compile_(p)
+    )
+    path = write(tmp_path, VALID)
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon(path)
+    assert caught.value.problems == check_lexicon(path)
+    problem = only_problem(path)
+    assert "phrase 'war college' is not accepted by polars (Rust regex)" in problem.message
+    assert problem.line == line_of(VALID, "war college")
+
+
 def test_bad_phrase_syntax(tmp_path):
     text = VALID.replace('phrases = ["war college"]', 'phrases = ["(war|staff college"]')
     problem = only_problem(write(tmp_path, text))
