@@ -36,7 +36,7 @@ from __future__ import annotations
 import polars as pl
 
 from communique.lexicon import Lexicon
-from tasks.matching import attribute, find_matches
+from tasks.matching import alternative_position, attribute, find_matches, sort_key
 
 PARAGRAPH_THEMES_SCHEMA = pl.Schema(
     {
@@ -107,25 +107,22 @@ def _find_matches(text: pl.Series, lexicon: Lexicon) -> pl.DataFrame:
 
 def _attribute(matches: pl.DataFrame, lexicon: Lexicon) -> pl.DataFrame:
     """Add the rule (index), its kind and weight: the first alternative matching in full."""
-    attributed = attribute(
-        matches.rename({"_theme": "_group"}),
-        [[alt.regex for alt in alts] for alts in lexicon.alternatives],
-    ).rename({"_group": "_theme"})
-    # (theme, alternative index) -> rule index
+    alternatives = [[alt.regex for alt in alts] for alts in lexicon.alternatives]
+    attributed = attribute(matches.rename({"_theme": "_group"}), alternatives)
     rule_of = {rule.id: index for index, rule in enumerate(lexicon.rules)}
-    owners = pl.DataFrame(
-        [
-            (theme, index, rule_of[alt.rule_id])
-            for theme, alts in enumerate(lexicon.alternatives)
-            for index, alt in enumerate(alts)
-        ],
-        schema={"_theme": pl.Int32, "_alt": pl.UInt32, "_rule": pl.UInt16},
-        orient="row",
+    alt_rule = pl.Series(
+        [rule_of[alt.rule_id] for alts in lexicon.alternatives for alt in alts], dtype=pl.UInt16
     )
+    rule = alt_rule.gather(alternative_position(attributed, alternatives))
+    rules = _rules_frame(lexicon)
     return (
-        attributed.join(owners, on=["_theme", "_alt"], how="left")
+        attributed.rename({"_group": "_theme"})
         .drop("_alt")
-        .join(_rules_frame(lexicon), on="_rule", how="left")
+        .with_columns(
+            _rule=rule,
+            _kind=rules.get_column("_kind").gather(rule),
+            weight=rules.get_column("weight").gather(rule),
+        )
     )
 
 
@@ -273,9 +270,9 @@ def _theme_evidence(
     sorted_base: pl.DataFrame, counted: pl.DataFrame, vetoes: pl.DataFrame, lexicon: Lexicon
 ) -> pl.DataFrame:
     columns = ["_rank", "_theme", "phrase", "char_start", "char_end", "weight", "_rule"]
-    rows = pl.concat([counted.select(columns), vetoes.select(columns)]).sort(
-        "_rank", "_theme", "char_start"
-    )
+    rows = pl.concat([counted.select(columns), vetoes.select(columns)])
+    slot = pl.col("_rank").cast(pl.Int64) * len(lexicon.themes) + pl.col("_theme")
+    rows = rows.sort(sort_key(slot, pl.col("char_start")))
     rule_ids = pl.Series([r.id for r in lexicon.rules], dtype=pl.String)
     themes = pl.Series(lexicon.themes, dtype=pl.String)
     return (

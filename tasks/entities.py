@@ -17,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from communique.gazetteer import KINDS, Gazetteer
-from tasks.matching import attribute, find_matches
+from tasks.matching import alternative_position, attribute, find_matches, sort_key
 
 MENTIONS_SCHEMA = pl.Schema(
     {
@@ -46,18 +46,22 @@ PARTNER_SEPARATOR = ";"
 def _entity_matches(text: pl.Series, gazetteer: Gazetteer) -> pl.DataFrame:
     """(_pid, kind, entity_id, surface, char_start, char_end) of every non-veto match."""
     matches = find_matches(text, [gazetteer.kind_regex(kind) for kind in KINDS])
-    matches = attribute(matches, [[a.regex for a in aliases] for aliases in gazetteer.aliases])
+    alternatives = [[a.regex for a in aliases] for aliases in gazetteer.aliases]
+    matches = attribute(matches, alternatives)
     owners = pl.DataFrame(
         [
-            (group, index, KINDS[group], alias.entity_id)
+            (KINDS[group], alias.entity_id)
             for group, aliases in enumerate(gazetteer.aliases)
-            for index, alias in enumerate(aliases)
+            for alias in aliases
         ],
-        schema={"_group": pl.Int32, "_alt": pl.UInt32, "kind": pl.String, "entity_id": pl.String},
+        schema={"kind": pl.String, "entity_id": pl.String},
         orient="row",
     )
     return (
-        matches.join(owners, on=["_group", "_alt"], how="left")
+        pl.concat(
+            [matches, owners.gather(alternative_position(matches, alternatives))],
+            how="horizontal",
+        )
         .filter(pl.col("entity_id").is_not_null())  # vetoes own no entity
         .rename({"phrase": "surface"})
         .select("_pid", "kind", "entity_id", "surface", "char_start", "char_end")
@@ -70,12 +74,24 @@ def tag_entities(paragraphs: pl.DataFrame, gazetteer: Gazetteer) -> pl.DataFrame
         pl.col("doc_id").cast(pl.String), pl.col("paragraph_index").cast(pl.Int32)
     )
     found = _entity_matches(paragraphs.get_column("text"), gazetteer)
-    keys = base.gather(found.get_column("_pid"))
-    return (
-        pl.concat([keys, found.drop("_pid")], how="horizontal")
-        .sort("doc_id", "paragraph_index", "char_start", "kind")
-        .match_to_schema(MENTIONS_SCHEMA)
+    # Sort by (doc_id, paragraph_index, char_start, kind) on integers instead of comparing
+    # strings for every mention: the dense rank of each paragraph's key, and each kind's
+    # place in alphabetical order.
+    paragraph_rank = base.select(pl.struct("doc_id", "paragraph_index").rank("dense"))
+    kinds = sorted(KINDS)
+    order = (
+        found.with_columns(_rank=paragraph_rank.to_series().gather(found.get_column("_pid")))
+        .select(
+            sort_key(
+                sort_key(pl.col("_rank"), pl.col("char_start")),
+                pl.col("kind").replace_strict(kinds, range(len(kinds)), return_dtype=pl.Int64),
+            ).arg_sort()
+        )
+        .to_series()
     )
+    found = found.gather(order)
+    keys = base.gather(found.get_column("_pid"))
+    return pl.concat([keys, found.drop("_pid")], how="horizontal").match_to_schema(MENTIONS_SCHEMA)
 
 
 def _counted(frame: pl.DataFrame, gazetteer: Gazetteer) -> pl.DataFrame:

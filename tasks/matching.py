@@ -154,3 +154,27 @@ def _first_full_match(phrases: pl.Series, alternatives: Sequence[str]) -> pl.Ser
         took_part.get_column("_row"),
         took_part.get_column("_name").str.strip_prefix("_alt").cast(pl.UInt32),
     )
+
+
+def alternative_position(
+    matches: pl.DataFrame, group_alternatives: Sequence[Sequence[str]]
+) -> pl.Series:
+    """Where each match's alternative (``_group``, ``_alt``) sits in all the groups'
+    alternatives laid end to end: an index into per-alternative lookup tables (a gather
+    keeps row order and costs less than a join).
+    """
+    starts = [0]
+    for alternatives in group_alternatives[:-1]:
+        starts.append(starts[-1] + len(alternatives))
+    offset = pl.Series(starts, dtype=pl.UInt32).gather(matches.get_column("_group"))
+    return offset + matches.get_column("_alt")
+
+
+def sort_key(major: pl.Expr, minor: pl.Expr) -> pl.Expr:
+    """One Int64 key ordering rows by (major, minor), both non-negative integers.
+
+    Sorting on one integer column is about twice as fast as on several. The scale is
+    the largest minor value + 1, so keys never collide; with batch-sized majors and
+    paragraph offsets the product stays far below 2**63.
+    """
+    return major.cast(pl.Int64) * (minor.max().cast(pl.Int64) + 1) + minor.cast(pl.Int64)
