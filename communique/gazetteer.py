@@ -31,12 +31,12 @@ from communique.lexicon import (
     Problem,
     RegexChecks,
     SourceLines,
+    combined_regex_problems,
     compile_phrase,
     normalise_phrase,
     pattern_fragment,
     python_regex_error,
     read_toml,
-    rust_regex_error,
 )
 
 DEFAULT_GAZETTEER_PATH = Path(__file__).resolve().parents[1] / "config" / "gazetteer.toml"
@@ -379,11 +379,8 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER_PATH) -> Gazetteer:
     problems, data = _check(path, combined_check_follows=True)
     if not problems and data is not None:
         gazetteer = _build_gazetteer(path, data)
-        problems = [
-            Problem(None, f"combined regex of kind '{kind}' is rejected by polars: {err}")
-            for kind in KINDS
-            if (regex := gazetteer.kind_regex(kind)) and (err := rust_regex_error(regex))
-        ]
+        regexes = {kind: regex for kind in KINDS if (regex := gazetteer.kind_regex(kind))}
+        problems = combined_regex_problems("kind", regexes)
         if not problems:
             return gazetteer
     # Report what the full one-by-one check finds: every problem, with its line.
