@@ -33,6 +33,12 @@ import polars as pl
 
 # Python's \s (used by the README normaliser) also matches U+001C..U+001F; Rust's does not.
 WS = r"[\s\x1c-\x1f]"
+# The characters WS matches (Unicode White_Space and U+001C..U+001F): trimming them with
+# str.strip_chars is several times faster than removing ^WS+ / WS+$ with a regex.
+WS_CHARS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _BLANK_LINE_INSIDE = r"\n[[\s\x1c-\x1f]&&[^\n]]*\n"
 _ATX = rf"^#{{1,6}}(?:{WS}|$)"
 _BULLET = rf"^[-*+](?:{WS}|$)"
@@ -151,8 +157,37 @@ def parse_date(expr: pl.Expr, pattern: str = DATELINE) -> pl.Expr:
 
 def line_mode(text: pl.Expr, fmt: pl.Expr) -> pl.Expr:
     """True for txt documents with no blank line between non-blank lines."""
-    inner = text.str.replace_all(f"^{WS}+|{WS}+$", "")
+    inner = text.str.strip_chars(WS_CHARS)
     return (fmt == "txt") & ~inner.str.contains(_BLANK_LINE_INSIDE)
+
+
+# Rows of one document (doc_ix) or block are contiguous: per-group row numbers, sums and
+# flags are computed from run starts with forward fills, ~20x cheaper than `.over()`.
+def _run_starts(key: str) -> pl.Expr:
+    """True on the first row of each run of equal ``key`` values."""
+    return pl.col(key).ne_missing(pl.col(key).shift(1))
+
+
+def _run_ends(key: str) -> pl.Expr:
+    """True on the last row of each run of equal ``key`` values."""
+    return pl.col(key).ne_missing(pl.col(key).shift(-1))
+
+
+def _at_run_start(value: pl.Expr, starts: pl.Expr) -> pl.Expr:
+    """``value`` of each run's first row, on every row of the run (``value`` has no null)."""
+    return pl.when(starts).then(value).forward_fill()
+
+
+def _run_cum_sum(value: pl.Expr, starts: pl.Expr) -> pl.Expr:
+    """Cumulative sum of ``value`` restarting at each run start."""
+    total = value.cum_sum()
+    return total - _at_run_start(total - value, starts)
+
+
+def _run_row_number(starts: pl.Expr) -> pl.Expr:
+    """0-based row number within each run (Int64, like ``int_range().over()``)."""
+    row = pl.int_range(pl.len())
+    return row - _at_run_start(row, starts)
 
 
 def blocks(frame: pl.DataFrame) -> pl.DataFrame:
@@ -173,24 +208,24 @@ def blocks(frame: pl.DataFrame) -> pl.DataFrame:
             "doc_ix",
             "format",
             "line_mode",
-            pl.int_range(pl.len()).over("doc_ix").alias("line_no"),
+            _run_starts("doc_ix").alias("first_line"),
             pl.col("line").str.len_chars().cast(pl.Int64).alias("n_chars"),
-            pl.col("line").str.replace(f"^{WS}+", "").alias("left"),
+            pl.col("line").str.strip_chars_start(WS_CHARS).alias("left"),
         )
         .select(
             pl.exclude("left"),
             (pl.col("n_chars") - pl.col("left").str.len_chars()).alias("lead"),
-            pl.col("left").str.replace(f"{WS}+$", "").alias("body"),
+            pl.col("left").str.strip_chars_end(WS_CHARS).alias("body"),
         )
         .with_columns(
-            ((pl.col("n_chars") + 1).cum_sum().over("doc_ix") - pl.col("n_chars") - 1).alias(
-                "line_start"
-            ),
+            (
+                _run_cum_sum(pl.col("n_chars") + 1, pl.col("first_line")) - pl.col("n_chars") - 1
+            ).alias("line_start"),
             (pl.col("body") == "").alias("blank"),
             (is_md & pl.col("body").str.contains(_ATX)).alias("atx"),
         )
     )
-    first_line = pl.col("line_no") == 0
+    first_line = pl.col("first_line")
     prev_blank = pl.col("blank").shift(1, fill_value=True) | first_line
     prev_atx = pl.col("atx").shift(1, fill_value=False) & ~first_line
     start = pl.col("line_start") + pl.col("lead")
@@ -199,35 +234,32 @@ def blocks(frame: pl.DataFrame) -> pl.DataFrame:
             (prev_blank | pl.col("line_mode") | pl.col("atx") | prev_atx).alias("new_block")
         )
         .filter(~pl.col("blank"))
-        .with_columns(pl.col("new_block").cum_sum().alias("block"))
+        .with_columns(pl.col("new_block").cum_sum().set_sorted().alias("block"))
         .with_columns(
             start.alias("start"),
             (start + pl.col("body").str.len_chars()).alias("end"),
-            pl.int_range(pl.len()).over("block").alias("line_in_block"),
         )
     )
     body = pl.col("body")
     bullet = body.str.contains(_BULLET)
     ordered = body.str.contains(_ORDERED)
-    first_in_block = pl.col("line_in_block") == 0
-    # Window expressions are materialised one at a time: nesting one `over` inside
-    # another made polars re-evaluate the inner window per outer group (quadratic).
+    # Every block starts at a new_block line, and only there.
+    first_in_block = pl.col("new_block")
     lines = lines.with_columns(
         bullet.alias("bullet"),
         ordered.alias("ordered"),
         (is_md & first_in_block & body.str.contains(_ESCAPE)).alias("escaped"),
     ).with_columns(
-        ((pl.col("bullet") | pl.col("ordered")) & first_in_block)
-        .any()
-        .over("block")
-        .alias("first_is_item")
+        _at_run_start(pl.col("bullet") | pl.col("ordered"), first_in_block).alias("first_is_item")
     )
     starts_list = (
         pl.col("bullet")
         | body.str.contains(_ORDERED_ONE)
         | (pl.col("ordered") & pl.col("first_is_item"))
     )
-    lines = lines.with_columns((is_md & starts_list).cum_max().over("block").alias("in_list"))
+    lines = lines.with_columns(
+        (_run_cum_sum((is_md & starts_list).cast(pl.UInt32), first_in_block) > 0).alias("in_list")
+    )
     lines = lines.with_columns(
         pl.when(pl.col("escaped"))
         .then(body.str.slice(1))
@@ -246,28 +278,60 @@ def blocks(frame: pl.DataFrame) -> pl.DataFrame:
             pl.len().alias("n_lines"),
             pl.col("start").first().alias("char_start"),
             pl.col("end").last().alias("char_end"),
-            pl.col("content").str.join(" ").alias("joined"),
+            # Gathered as a list and joined below: list.join is ~5x faster than str.join.
+            pl.col("content").alias("joined"),
         )
         .sort("block")
         .with_columns(
-            _norm(pl.col("joined")).alias("label"),
-            pl.int_range(pl.len()).over("doc_ix").alias("rank"),
-            pl.len().over("doc_ix").alias("n_blocks"),
+            _run_starts("doc_ix").alias("first_block"), _run_ends("doc_ix").alias("last_block")
         )
+        .with_columns(
+            _norm(pl.col("joined").list.join(" ")).alias("label"),
+            _run_row_number(pl.col("first_block")).alias("rank"),
+        )
+        .with_columns((pl.when("last_block").then("rank").backward_fill() + 1).alias("n_blocks"))
         .drop("joined")
     )
     return _classify(out)
 
 
+def _only_where(condition: pl.Expr, text: pl.Expr) -> pl.Expr:
+    """``text`` where ``condition`` holds, else "".
+
+    For rules that also need ``condition``: the regex then skips the other rows' text
+    (null rows would still be scanned).
+    """
+    return pl.when(condition).then(text).otherwise(pl.lit(""))
+
+
 def _classify(b: pl.DataFrame) -> pl.DataFrame:
     label = pl.col("label")
-    n_chars = label.str.len_chars()
-    n_words = label.str.count_matches(" ") + 1
-    terminal = label.str.contains(_TERMINAL)
+    # Features used by several rules are materialised once: inside the `kind` chain each
+    # use would be computed again.
+    b = b.with_columns(
+        label.str.len_chars().alias("n_chars"),
+        label.str.contains(_TERMINAL).alias("terminal"),
+        (pl.col("atx") & pl.col("first_body").str.contains(rf"^#(?:{WS}|$)")).alias("h1"),
+    ).with_columns(
+        # Words only decide titles and headings, which are short.
+        (_only_where(pl.col("n_chars") <= MAX_TITLE_CHARS, label).str.count_matches(" ") + 1).alias(
+            "n_words"
+        ),
+        (
+            pl.when("last_block")
+            .then(_run_cum_sum(pl.col("h1").cast(pl.UInt32), pl.col("first_block")))
+            .backward_fill()
+            > 0
+        ).alias("has_h1"),
+    )
+    n_chars = pl.col("n_chars")
+    n_words = pl.col("n_words")
+    terminal = pl.col("terminal")
     is_md = pl.col("format").is_in(["md", "html"])
-    h1 = pl.col("atx") & pl.col("first_body").str.contains(rf"^#(?:{WS}|$)")
-    has_h1 = h1.any().over("doc_ix")
-    dateline = label.str.contains(DATELINE) & (n_chars <= MAX_DATELINE_CHARS)
+    h1 = pl.col("h1")
+    has_h1 = pl.col("has_h1")
+    short_dateline = n_chars <= MAX_DATELINE_CHARS
+    dateline = _only_where(short_dateline, label).str.contains(DATELINE) & short_dateline
     headline = (
         pl.col("format").is_in(["txt", "md"])
         & ~has_h1
@@ -285,7 +349,7 @@ def _classify(b: pl.DataFrame) -> pl.DataFrame:
         & (n_chars <= MAX_HEADING_CHARS)
         & (n_words <= MAX_HEADING_WORDS)
         & ~terminal
-        & label.str.contains(r"^[\p{Lu}\p{N}]")
+        & _only_where(n_chars <= MAX_HEADING_CHARS, label).str.contains(r"^[\p{Lu}\p{N}]")
     )
     kind = (
         pl.when(label == "")
@@ -298,7 +362,10 @@ def _classify(b: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("marker"))
         .when(label.str.contains(_END_MARK))
         .then(pl.lit("end_mark"))
-        .when(label.str.contains(_CONTACT) & (n_chars <= MAX_CONTACT_CHARS))
+        .when(
+            _only_where(n_chars <= MAX_CONTACT_CHARS, label).str.contains(_CONTACT)
+            & (n_chars <= MAX_CONTACT_CHARS)
+        )
         .then(pl.lit("contact"))
         .when(dateline)
         .then(pl.lit("dateline"))
@@ -308,7 +375,11 @@ def _classify(b: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("heading"))
         .otherwise(pl.lit("content"))
     )
-    heading_text = label.str.replace(r"^#{1,6}(?: |$)", "").str.replace(r"(?: #+)? *$", "")
+    heading_text = (
+        _only_where(pl.col("atx"), label)
+        .str.replace(r"^#{1,6}(?: |$)", "")
+        .str.replace(r"(?: #+)? *$", "")
+    )
     return b.with_columns(
         kind.alias("kind"),
         pl.when(pl.col("atx")).then(heading_text).otherwise(label).alias("label"),
@@ -323,18 +394,23 @@ def layout_metadata(frame: pl.DataFrame, b: pl.DataFrame | None = None) -> pl.Da
     ``b``: ``blocks(frame)`` when the caller has it already.
     """
     b = blocks(frame) if b is None else b
-    content_rank = (pl.col("kind") == "content").cum_sum().over("doc_ix")
+    content_rank = _run_cum_sum(
+        (pl.col("kind") == "content").cast(pl.UInt32), _run_starts("doc_ix")
+    )
     meta = (
         b.with_columns(
             pl.when((pl.col("kind") == "title") & (pl.col("label") != ""))
             .then(pl.col("label"))
             .alias("title"),
-            pl.when(pl.col("kind") == "dateline")
-            .then(parse_date(pl.col("label")))
-            .alias("dateline_date"),
-            pl.when((pl.col("kind") == "content") & (content_rank == 1))
-            .then(parse_date(pl.col("label"), OPENING_DATELINE))
-            .alias("opening_date"),
+            # Dates are parsed only from the blocks that can give them.
+            _only_where(pl.col("kind") == "dateline", pl.col("label")).alias("dateline_date"),
+            _only_where((pl.col("kind") == "content") & (content_rank == 1), pl.col("label")).alias(
+                "opening_date"
+            ),
+        )
+        .with_columns(
+            parse_date(pl.col("dateline_date")).alias("dateline_date"),
+            parse_date(pl.col("opening_date"), OPENING_DATELINE).alias("opening_date"),
         )
         .group_by("doc_ix")
         .agg(
@@ -385,7 +461,7 @@ def segment(
         b = pl.concat([b, known.select(b.columns)]).sort("doc_ix", "rank")
     paragraphs = b.select(
         "doc_ix",
-        (pl.int_range(pl.len()).over("doc_ix") + 1).cast(pl.Int32).alias("paragraph_index"),
+        (_run_row_number(_run_starts("doc_ix")) + 1).cast(pl.Int32).alias("paragraph_index"),
         pl.col("label").alias("text"),
         pl.col("char_start").cast(pl.Int64),
         pl.col("char_end").cast(pl.Int64),

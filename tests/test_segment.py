@@ -3,7 +3,14 @@ import time
 import polars as pl
 import pytest
 
-from tasks.segment import PARAGRAPHS_SCHEMA, normalise, segment, strip_block_markup
+from tasks.segment import (
+    PARAGRAPHS_SCHEMA,
+    WS,
+    WS_CHARS,
+    normalise,
+    segment,
+    strip_block_markup,
+)
 
 
 def docs_of(*items: tuple[str, str]) -> pl.DataFrame:
@@ -152,6 +159,30 @@ def test_whitespace_normalisation_matches_python_re():
     # \x1c-\x1f count as whitespace for Python's re but not for Rust's regex.
     text = "a\u00a0b\u2003c\x1cd\x1fe\u3000f."
     assert paragraphs_of("txt", text) == [normalise(text)]
+
+
+def test_ws_chars_are_exactly_the_characters_ws_matches():
+    # Lines are trimmed with strip_chars(WS_CHARS) in place of the WS regex.
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    matched = pl.Series(chars).filter(pl.Series(chars).str.contains(f"^{WS}$")).to_list()
+    assert sorted(matched) == sorted(WS_CHARS)
+    assert len(set(WS_CHARS)) == len(WS_CHARS)
+
+
+def test_unicode_whitespace_at_line_ends_is_trimmed_with_offsets():
+    text = "\u3000 Opening line.\n\n\x1c- first item\u2028\n \u00a0* second item\x85\n\nLast one.\t"
+    docs = docs_of(("md", text), ("txt", text))
+    _, paragraphs = segment(docs)
+    assert paragraphs["text"].to_list() == [
+        "Opening line.",
+        "first item second item",
+        "Last one.",
+        "Opening line.",
+        "- first item * second item",
+        "Last one.",
+    ]
+    assert paragraphs["char_start"].to_list() == [2, 18, 50] * 2
+    assert_invariants(docs, paragraphs)
 
 
 @pytest.mark.parametrize("n_docs", [20_000])
