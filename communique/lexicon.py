@@ -575,7 +575,7 @@ def rust_regexes_accepted(fragments: list[str]) -> bool:
     """True when polars accepts every one of ``fragments``, each compiled on its own.
 
     One polars call over a column of patterns costs less than one call per pattern: about
-    what a handful of calls do for ~500 phrases, ~40 against ~65 ms CPU for the seven
+    what a handful of calls do for ~500 phrases, ~32 against 50-70 ms CPU for the seven
     combined regexes.
     """
     import polars as pl
