@@ -17,7 +17,7 @@ Matching (steps 1-2) is :mod:`tasks.matching`, shared with the entity tagger.
    are bytes). The four themes run in parallel.
 2. Each distinct matched string is attributed to the first alternative that
    matches it in full; with leftmost-first semantics that is exactly the
-   alternative that produced it. A join maps every match to its rule.
+   alternative that produced it; its position gives the rule.
 3. ``needs`` gates: a gated cue survives only if one of the rules it needs
    matched in the same paragraph. Context rules are looked up with one
    ``str.contains`` each, only in paragraphs holding a cue that needs them, and

@@ -3,8 +3,8 @@
 Both stages hold groups of compiled alternatives (a theme's cues and vetoes; a kind of
 entity's aliases), one leftmost-first alternation per group, and need every match with
 its CHARACTER offsets and the alternative that produced it. The work is vectorised over
-the whole batch; the only Python loops run over groups and alternatives, never over
-paragraphs or matches.
+the whole batch; the only Python loops run over groups, never over paragraphs or
+matches.
 
 1. Each group's regex runs once over the text with ``str.replace_all``, wrapping every
    match in two marker characters. Literal splits on the markers give each match and
@@ -12,7 +12,13 @@ paragraphs or matches.
    (polars' own string offsets are bytes). The groups run in parallel.
 2. Each distinct matched string is attributed to the first alternative of its group
    that matches it in full; with leftmost-first semantics that is exactly the
-   alternative that produced it.
+   alternative that produced it. One anchored regex per group, every alternative in a
+   named group, finds it for all distinct strings at once.
+
+Cost (5,000 statements, 12.8 MB of paragraphs): step 1 is ~3/4 of the matching time
+and is mostly the regex engine itself, which scans at its lazy-DFA speed (~500 MB/s per
+group, word gaps included). Selecting the rows that match with ``str.contains`` before
+marking them does not pay: a row without a match costs the same scan either way.
 """
 
 from __future__ import annotations
