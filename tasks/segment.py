@@ -397,16 +397,21 @@ def layout_metadata(frame: pl.DataFrame, b: pl.DataFrame | None = None) -> pl.Da
     content_rank = _run_cum_sum(
         (pl.col("kind") == "content").cast(pl.UInt32), _run_starts("doc_ix")
     )
+    kind = pl.col("kind")
     meta = (
         b.with_columns(
-            pl.when((pl.col("kind") == "title") & (pl.col("label") != ""))
-            .then(pl.col("label"))
-            .alias("title"),
-            # Dates are parsed only from the blocks that can give them.
-            _only_where(pl.col("kind") == "dateline", pl.col("label")).alias("dateline_date"),
-            _only_where((pl.col("kind") == "content") & (content_rank == 1), pl.col("label")).alias(
-                "opening_date"
-            ),
+            ((kind == "title") & (pl.col("label") != "")).alias("is_title"),
+            ((kind == "content") & (content_rank == 1)).alias("is_opening"),
+        )
+        # Only the blocks that can give a title or date, and each document's first block
+        # so that every document keeps a row.
+        .filter(
+            pl.col("is_title") | pl.col("is_opening") | (kind == "dateline") | _run_starts("doc_ix")
+        )
+        .with_columns(
+            pl.when("is_title").then(pl.col("label")).alias("title"),
+            _only_where(kind == "dateline", pl.col("label")).alias("dateline_date"),
+            _only_where(pl.col("is_opening"), pl.col("label")).alias("opening_date"),
         )
         .with_columns(
             parse_date(pl.col("dateline_date")).alias("dateline_date"),
