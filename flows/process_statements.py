@@ -36,11 +36,10 @@ from communique.store import (
     carry_over_all,
     exclusive_lock,
     read_manifest,
-    scan_snapshot,
 )
 from communique.summary import RunSummary, publish_artifacts, summarise_snapshot
 from schemas import DOCUMENT_TABLES, TABLES, conform
-from tasks.aggregate import AGGREGATE_TABLES, aggregate
+from tasks.aggregate import AGGREGATE_TABLES, aggregate_snapshot
 from tasks.batch import REJECT_COLUMNS, BatchResult
 from tasks.carry_over import Rederive, carry_over
 from tasks.classify import classify
@@ -52,7 +51,7 @@ from tasks.prefect_tasks import (
     plan_run,
     process_batch,
 )
-from tasks.validate import consistency_problems, validate_table
+from tasks.validate import snapshot_consistency_problems, validate_table
 
 # Batches processed at once (the thread runner's workers): each holds a batch of frames in
 # memory, so this (with batch_size) bounds the run's memory whatever the corpus size.
@@ -283,10 +282,11 @@ def _build_snapshot(
         if unchanged_tables and writer.previous_has_parts(AGGREGATE_TABLES, "part-0"):
             carry_over_all(writer, AGGREGATE_TABLES)
         else:
-            for table, frame in aggregate(scan_snapshot(writer.staging)).items():
+            # part by part: memory of a batch plus one row per document (not whole tables)
+            for table, frame in aggregate_snapshot(writer.staging).items():
                 writer.write_part(table, "part-0", validate_table(table, frame))
     with phase("consistency"):
-        problems = [] if unchanged_tables else consistency_problems(scan_snapshot(writer.staging))
+        problems = [] if unchanged_tables else snapshot_consistency_problems(writer.staging)
     if problems:
         raise RuntimeError("snapshot is inconsistent: " + "; ".join(problems))
     with phase("publish"):

@@ -1,7 +1,17 @@
+import pandera.polars as pa
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from tasks.validate import TableValidationError, consistency_problems, validate_batch
+from schemas import TABLES
+from tasks.aggregate import aggregate
+from tasks.validate import (
+    TableValidationError,
+    consistency_problems,
+    validate_batch,
+    validate_table,
+)
+from tests.bi_tables import snapshot_tables
 from tests.tables import document_tables
 
 
@@ -48,3 +58,28 @@ def test_consistency_problems_over_a_snapshot():
     problems = consistency_problems({k: v.lazy() for k, v in broken.items()})
     assert any("n_paragraphs differs" in p for p in problems)
     assert any("theme rows whose paragraph is missing" in p for p in problems)
+
+
+def _document_themes() -> pl.DataFrame:
+    tables = snapshot_tables()
+    return aggregate({name: frame.lazy() for name, frame in tables.items()})["document_themes"]
+
+
+@pytest.mark.parametrize("order", ["sorted", "reversed"])
+def test_a_table_passes_whether_or_not_it_is_sorted_by_its_unique_keys(order):
+    frame = _document_themes()
+    frame = frame if order == "sorted" else frame.reverse()
+    assert_frame_equal(validate_table("document_themes", frame), frame)
+
+
+@pytest.mark.parametrize("order", ["sorted", "reversed"])
+def test_duplicate_unique_keys_fail_as_pandera_reports_them(order):
+    frame = _document_themes()
+    frame = pl.concat([frame, frame.head(1)]).sort("doc_id", "theme")
+    frame = frame if order == "sorted" else frame.reverse()
+    with pytest.raises(pa.errors.SchemaErrors) as expected:
+        TABLES["document_themes"].validate(frame, lazy=True)
+    with pytest.raises(TableValidationError) as raised:
+        validate_table("document_themes", frame)
+    assert_frame_equal(raised.value.failure_cases, expected.value.failure_cases)
+    assert "multiple_fields_uniqueness" in raised.value.failure_cases["check"].to_list()
