@@ -29,7 +29,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import unicodedata
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
@@ -156,6 +160,56 @@ def _read(path: str, size_hint: int, max_bytes: int) -> bytes:
         os.close(fd)
 
 
+# Files in the page cache read in ~10 us each, files that wait for the disk in ~200 us.
+# Reading waits on the disk only when it is cold, so reads start in the calling thread
+# and move to a thread pool (os.open/os.read release the GIL, so reads then overlap) as
+# soon as one chunk of files reads slowly: a cold batch of 5,000 files read in ~0.6 s
+# instead of ~1.1 s, while a warm one avoids the pool's GIL hand-offs (+10-25% CPU).
+READ_CHUNK = 32
+READ_THREADS = 16
+SLOW_READ_SECONDS = 100e-6
+
+
+def _read_chunk(paths: list[str], sizes: list[int | None], max_bytes: int) -> list[bytes | OSError]:
+    out: list[bytes | OSError] = []
+    for path, size in zip(paths, sizes, strict=True):
+        try:
+            out.append(_read(path, size or 0, max_bytes))
+        except OSError as exc:
+            out.append(exc)
+    return out
+
+
+def _read_ahead(
+    paths: list[str], sizes: list[int | None], max_bytes: int
+) -> Iterator[bytes | OSError]:
+    """`_read_all` by a thread pool, at most 2 * READ_THREADS chunks ahead (bounded memory)."""
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read-decode") as pool:
+        pending = deque()
+        for start in range(0, len(paths), READ_CHUNK):
+            end = start + READ_CHUNK
+            pending.append(pool.submit(_read_chunk, paths[start:end], sizes[start:end], max_bytes))
+            if len(pending) > 2 * READ_THREADS:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def _read_all(
+    paths: list[str], sizes: list[int | None], max_bytes: int
+) -> Iterator[bytes | OSError]:
+    """Each file's bytes (or the OSError that reading it raised), in the given order."""
+    for start in range(0, len(paths), READ_CHUNK):
+        end = start + READ_CHUNK
+        began = time.perf_counter()
+        chunk = _read_chunk(paths[start:end], sizes[start:end], max_bytes)
+        slow = time.perf_counter() - began > SLOW_READ_SECONDS * len(chunk)
+        yield from chunk
+        if slow:
+            yield from _read_ahead(paths[end:], sizes[end:], max_bytes)
+            return
+
+
 def read_decode(
     files: pl.DataFrame, *, max_bytes: int = 50_000_000
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -169,19 +223,13 @@ def read_decode(
     encodings: list[str] = []
     texts: list[str] = []
     rejects: list[tuple[str, str, str]] = []
-    for i, (source_path, path, size) in enumerate(
-        zip(
-            files["source_path"].to_list(),
-            files["path"].to_list(),
-            files["size_bytes"].to_list(),
-            strict=True,
-        )
+    contents = _read_all(files["path"].to_list(), files["size_bytes"].to_list(), max_bytes)
+    for i, (source_path, data) in enumerate(
+        zip(files["source_path"].to_list(), contents, strict=True)
     ):
-        try:
-            data = _read(path, size or 0, max_bytes)
-        except OSError as exc:
+        if isinstance(data, OSError):
             rejects.append(
-                (source_path, "unreadable", f"The file cannot be read: {exc.strerror or exc}.")
+                (source_path, "unreadable", f"The file cannot be read: {data.strerror or data}.")
             )
             continue
         if len(data) > max_bytes:

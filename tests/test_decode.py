@@ -4,7 +4,15 @@ import unicodedata
 import polars as pl
 import pytest
 
-from tasks.decode import DOCS_SCHEMA, DecodeRejected, decode_bytes, read_decode
+from tasks import decode
+from tasks.decode import (
+    DOCS_SCHEMA,
+    READ_CHUNK,
+    READ_THREADS,
+    DecodeRejected,
+    decode_bytes,
+    read_decode,
+)
 from tasks.discover import discover
 
 CURLY = "The Government of Iraq’s “commitment” — 2021–2023 café."
@@ -104,6 +112,28 @@ def test_read_decode_rejects_instead_of_raising(tmp_path):
         "empty.txt": "empty_file",
         "gone.txt": "unreadable",
     }
+
+
+@pytest.mark.parametrize("slow_read_seconds", [0.0, 1.0], ids=["thread-pool", "in-thread"])
+def test_read_decode_keeps_file_order_across_read_chunks(tmp_path, monkeypatch, slow_read_seconds):
+    # Reads move to the thread pool after a slow chunk: 0 s makes every chunk slow.
+    monkeypatch.setattr(decode, "SLOW_READ_SECONDS", slow_read_seconds)
+    # More files than the read-ahead window of the reader threads, some unreadable.
+    n = 2 * READ_CHUNK * (2 * READ_THREADS + 3) + 5
+    for i in range(n):
+        (tmp_path / f"{i:05d}.txt").write_text(f"Statement {i}.\r\n" + "x" * (i % 300))
+    files, _ = discover(tmp_path)
+    gone = {f"{i:05d}.txt" for i in range(0, n, 97)}
+    for name in gone:
+        (tmp_path / name).unlink()
+    docs, rejects = read_decode(files)
+    kept = [f"{i:05d}.txt" for i in range(n) if f"{i:05d}.txt" not in gone]
+    assert docs["source_path"].to_list() == kept
+    assert docs["raw_text"].to_list() == [
+        f"Statement {int(name[:5])}.\n" + "x" * (int(name[:5]) % 300) for name in kept
+    ]
+    assert sorted(rejects["source_path"]) == sorted(gone)
+    assert set(rejects["reason"]) == {"unreadable"}
 
 
 def test_empty_input_keeps_schema():
