@@ -40,19 +40,21 @@ def carry_over(writer: SnapshotWriter, keep: pl.DataFrame, stages: Sequence[Rede
 
     Returns the number of documents carried over.
     """
-    keep_ids = set(keep["doc_id"].to_list())
+    parts = writer.previous_parts().with_columns(
+        kept=pl.col("doc_id").is_in(keep["doc_id"].implode())
+    )
+    counts = parts.group_by("part", maintain_order=True).agg(
+        documents=pl.len(), kept=pl.col("kept").sum()
+    )
     any_stale = any(stage.stale for stage in stages)
-    carried = 0
-    for part, doc_ids in writer.previous_parts().items():
-        kept = [d for d in doc_ids if d in keep_ids]
-        carried += len(kept)
+    for part, documents, kept in counts.iter_rows():
         if not kept:
             continue
-        if len(kept) == len(doc_ids) and not any_stale:
+        if kept == documents and not any_stale:
             for table in DOCUMENT_TABLES:
                 writer.link_part(table, writer.previous_part(table, part))
             continue
-        kept_frame = pl.DataFrame({"doc_id": kept})
+        kept_frame = parts.filter(pl.col("part") == part, "kept").select("doc_id")
 
         def previous(table: str, kept_frame=kept_frame, part=part) -> pl.DataFrame:
             return pl.read_parquet(writer.previous_part(table, part)).join(kept_frame, on="doc_id")
@@ -66,4 +68,4 @@ def carry_over(writer: SnapshotWriter, keep: pl.DataFrame, stages: Sequence[Rede
         for table in DOCUMENT_TABLES:
             frame = tables[table] if table in tables else previous(table)
             writer.write_part(table, part, frame)
-    return carried
+    return int(counts["kept"].sum())

@@ -81,6 +81,28 @@ def test_unchanged_parts_are_hard_links_and_old_snapshots_are_dropped(tmp_path):
     assert read_table(tmp_path, "paragraphs")["text"].to_list() == ["One."]
 
 
+def test_publish_flushes_written_files_and_every_folder_but_not_linked_parts(tmp_path, monkeypatch):
+    publish(tmp_path, "run-1", {"a.txt": ["One."]})
+    writer = SnapshotWriter(tmp_path, "run-2")
+    carry_over_all(writer, ("documents", "paragraphs"))
+    for table, frame in document_tables({"b.txt": ["Two."]}, "run-2").items():
+        writer.write_part(table, "part-run-2", frame)
+    flushed = []
+    fsync = os.fsync
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd))
+    )
+    staging = writer.staging
+    writer.publish({})
+    flushed = {os.path.relpath(path, staging) for path in flushed}
+    # linked parts were flushed when run-1 was published
+    assert "documents/part-run-1.parquet" not in flushed
+    assert "paragraphs/part-run-2.parquet" in flushed and "_manifest.json" in flushed
+    assert "rejects/part-empty.parquet" in flushed
+    assert {".", "..", "../.."} <= flushed  # the snapshot, the rename, the `current` swap
+    assert set(TABLES) <= flushed  # every table's folder
+
+
 def _hold_lock(out_dir, ready, seconds):
     with exclusive_lock(out_dir, timeout_s=0):
         ready.set()
