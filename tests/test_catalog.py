@@ -1,10 +1,12 @@
 import shutil
 
 import duckdb
+import polars as pl
 import pytest
 
-from communique.catalog import CATALOG, build_catalog, connect
-from communique.store import read_table
+from communique import catalog
+from communique.catalog import CATALOG, FINGERPRINT, build_catalog, connect
+from communique.store import current_snapshot, read_table
 from schemas import TABLES
 from tests.bi_tables import publish_snapshot
 
@@ -62,7 +64,46 @@ def test_a_moved_folder_works_from_its_own_directory_or_with_file_search_path(
 def test_rebuilding_replaces_the_catalog_a_reader_has_open(tmp_path):
     publish_snapshot(tmp_path)
     with connect(tmp_path) as reader:
+        (tmp_path / FINGERPRINT).unlink()  # not known to be up to date: rebuilt
         build_catalog(tmp_path)  # os.replace: the reader keeps the file it opened
         assert reader.execute("select count(*) from paragraphs").fetchall() == [(8,)]
     with connect(tmp_path) as con:
         assert con.execute("select count(*) from paragraphs").fetchall() == [(8,)]
+
+
+def test_an_up_to_date_catalog_is_left_alone(tmp_path):
+    publish_snapshot(tmp_path, "run-1")
+    built = (tmp_path / CATALOG).stat().st_ino
+    publish_snapshot(tmp_path, "run-2")  # new rows, same tables and columns
+    assert (tmp_path / CATALOG).stat().st_ino == built
+    with connect(tmp_path) as con:
+        assert con.execute("select run_id from runs").fetchall() == [("run-2",)]
+    (tmp_path / CATALOG).unlink()
+    build_catalog(tmp_path)
+    with connect(tmp_path) as con:
+        assert con.execute("select run_id from runs").fetchall() == [("run-2",)]
+
+
+def test_a_new_column_or_description_rebuilds_the_catalog(tmp_path, monkeypatch):
+    publish_snapshot(tmp_path)
+    built = (tmp_path / CATALOG).stat().st_ino
+    # A view records the columns it was bound to: a table with new columns gets a new view.
+    runs_part = current_snapshot(tmp_path) / "runs" / "part-0.parquet"
+    pl.read_parquet(runs_part).with_columns(extra=pl.lit(1)).write_parquet(runs_part)
+    build_catalog(tmp_path)
+    assert (tmp_path / CATALOG).stat().st_ino != built
+    with connect(tmp_path) as con:
+        assert con.execute("select extra from runs").fetchall() == [(1,)]
+
+    statements = catalog.catalog_statements
+    monkeypatch.setattr(
+        catalog,
+        "catalog_statements",
+        lambda: [s.replace("IS '", "IS 'Changed: ", 1) for s in statements()],
+    )
+    build_catalog(tmp_path)
+    with connect(tmp_path) as con:
+        comment = con.execute(
+            "select comment from duckdb_views() where view_name = 'documents'"
+        ).fetchall()
+    assert comment[0][0].startswith("Changed: ")
