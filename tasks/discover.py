@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 import polars as pl
 
@@ -55,76 +55,159 @@ def discover(raw_dir: Path, *, max_bytes: int = 50_000_000) -> tuple[pl.DataFram
     Sizes come from ``stat``; no file is opened here.
     """
     root = os.path.realpath(os.fspath(raw_dir))
-    files: list[tuple[str, str, str, int, int]] = []
-    # Full chunks of `files` as frames: a million Python tuples of paths would cost
-    # ~700 MB at their peak, the same rows in a frame ~200 MB.
-    chunks: list[pl.DataFrame] = []
-    rejects: list[tuple[str, str, str]] = []
-
-    def reject(rel: str, reason: str, detail: str) -> None:
-        rejects.append((rel, reason, detail))
-
+    found = _Found(root)
     try:
         root_stat = os.stat(root)
     except OSError as exc:
-        reject(".", "unreadable", f"The raw folder cannot be read: {exc.strerror or exc}.")
-        return _frames(chunks, files, rejects)
-
+        found.reject(".", "unreadable", f"The raw folder cannot be read: {exc.strerror or exc}.")
+        return found.frames()
     # Each pending folder carries the (device, inode) pairs of the real folders on its path,
     # so a symlink back to an ancestor is detected without a global visited set (which
     # would make the result depend on walk order when two links share a target).
-    stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [
-        (root, "", frozenset({(root_stat.st_dev, root_stat.st_ino)}))
-    ]
-    while stack:
-        dir_path, dir_rel, ancestors = stack.pop()
-        try:
-            entries = list(os.scandir(dir_path))
-        except OSError as exc:
-            reject(dir_rel or ".", "unreadable", f"The folder cannot be listed: {exc}.")
+    pending: list[_Folder] = [(root, "", frozenset({(root_stat.st_dev, root_stat.st_ino)}))]
+    while pending:
+        pending += _scan_folder(*pending.pop(), root, max_bytes, found)
+    return found.frames()
+
+
+# A folder to walk: its path (root + "/" + its relative path), the relative path, and the
+# (device, inode) pairs of the real folders on its path.
+_Folder = tuple[str, str, frozenset[tuple[int, int]]]
+
+_CHUNK = 20_000
+_CHUNK_SCHEMA = pl.Schema({c: t for c, t in FILES_SCHEMA.items() if c != "path"})
+
+
+class _Found:
+    """The walk's findings as column lists; full chunks of files become frames (a million
+    paths cost ~700 MB as Python tuples at their peak, ~200 MB in a frame)."""
+
+    def __init__(self, root: str) -> None:
+        self.prefix = os.path.join(root, "")  # every file's path is prefix + source_path
+        self.chunks: list[pl.DataFrame] = []
+        self.rejects: list[tuple[str, str, str]] = []
+        self._new_chunk()
+
+    def _new_chunk(self) -> None:
+        self.source_paths: list[str] = []
+        self.formats: list[str] = []
+        self.sizes: list[int] = []
+        self.mtimes: list[int] = []
+
+    def reject(self, rel: str, reason: str, detail: str) -> None:
+        self.rejects.append((rel, reason, detail))
+
+    def end_folder(self) -> None:
+        if len(self.source_paths) >= _CHUNK:
+            self.chunks.append(self._chunk_frame())
+            self._new_chunk()
+
+    def _chunk_frame(self) -> pl.DataFrame:
+        rels = self.source_paths
+        return pl.DataFrame(
+            {
+                "doc_id": list(map(doc_id_for, rels)),
+                "source_path": rels,
+                "format": self.formats,
+                "size_bytes": self.sizes,
+                "mtime_ns": self.mtimes,
+            },
+            schema=_CHUNK_SCHEMA,
+        )
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        # Sorting UTF-8 strings bytewise is sorting them by code point, as Python sorts
+        # str; source paths are unique, so the order is total.
+        files = (
+            pl.concat([*self.chunks, self._chunk_frame()])
+            .with_columns(path=pl.lit(self.prefix, pl.String) + pl.col("source_path"))
+            .select(FILES_SCHEMA.names())
+            .sort("source_path")
+        )
+        self.rejects.sort()
+        rejects = pl.DataFrame(self.rejects, schema=REJECTS_SCHEMA, orient="row")
+        return files, rejects
+
+
+def _scan_folder(
+    dir_path: str,
+    dir_rel: str,
+    ancestors: frozenset[tuple[int, int]],
+    root: str,
+    max_bytes: int,
+    found: _Found,
+) -> list[_Folder]:
+    """Sort one folder's entries into ``found``; return its subfolders to walk."""
+    try:
+        # Listed through a descriptor, each entry's lstat looks up one name instead of
+        # its whole path: ~12 % less CPU time for 100k files.
+        folder = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        found.reject(dir_rel or ".", "unreadable", f"The folder cannot be listed: {exc}.")
+        return []
+    try:
+        return _sort_entries(folder, dir_path, dir_rel, ancestors, root, max_bytes, found)
+    finally:
+        os.close(folder)
+
+
+def _sort_entries(
+    folder: int,
+    dir_path: str,
+    dir_rel: str,
+    ancestors: frozenset[tuple[int, int]],
+    root: str,
+    max_bytes: int,
+    found: _Found,
+) -> list[_Folder]:
+    """The loop that runs once per file, so a plain file costs the least Python: cheap
+    tests on its name, then one lstat."""
+    subfolders: list[_Folder] = []
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError as exc:
+        found.reject(dir_rel or ".", "unreadable", f"The folder cannot be listed: {exc}.")
+        return subfolders
+    prefix = f"{dir_rel}/" if dir_rel else ""
+    reject = found.reject
+    add_path, add_format = found.source_paths.append, found.formats.append
+    add_size, add_mtime = found.sizes.append, found.mtimes.append
+    for entry in entries:
+        name = entry.name
+        rel = prefix + name
+        # Folders with undecodable names are not walked, so only the name can be undecodable.
+        if not name.isascii() and not _encodable(name):
+            reject(
+                _printable(rel),
+                "undecodable_name",
+                "The file name is not valid UTF-8 and cannot be stored as text.",
+            )
             continue
-        for entry in entries:
-            rel = f"{dir_rel}/{entry.name}" if dir_rel else entry.name
-            if not _encodable(rel):
-                reject(
-                    _printable(rel),
-                    "undecodable_name",
-                    "The file name is not valid UTF-8 and cannot be stored as text.",
-                )
-                continue
-            if entry.name.startswith("."):
-                reject(rel, "hidden_file", "Hidden entries (name starting with '.') are skipped.")
-                continue
-            try:
-                is_link = entry.is_symlink()
-                if is_link:
-                    target = os.path.realpath(entry.path)
-                    if not _inside(target, root):
-                        reject(
-                            rel,
-                            "symlink_outside_raw_dir",
-                            "The symbolic link points outside the raw folder and is not followed.",
-                        )
-                        continue
-                st = os.stat(entry.path) if is_link else entry.stat(follow_symlinks=False)
-            except OSError as exc:
-                reject(rel, "unreadable", f"The entry cannot be examined: {exc.strerror or exc}.")
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                key = (st.st_dev, st.st_ino)
-                if key in ancestors:
+        if name[0] == ".":
+            reject(rel, "hidden_file", "Hidden entries (name starting with '.') are skipped.")
+            continue
+        try:
+            if entry.is_symlink():
+                path = os.path.join(dir_path, name)  # entry.path is only the name here
+                if not _inside(os.path.realpath(path), root):
                     reject(
                         rel,
-                        "symlink_loop",
-                        "The symbolic link leads back into one of its own parent folders.",
+                        "symlink_outside_raw_dir",
+                        "The symbolic link points outside the raw folder and is not followed.",
                     )
-                else:
-                    stack.append((entry.path, rel, ancestors | {key}))
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                reject(rel, "not_a_regular_file", "Only regular files are read (not pipes etc.).")
-                continue
-            fmt = FORMATS.get(os.path.splitext(entry.name)[1].lower())
+                    continue
+                st = os.stat(path)
+            else:
+                st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            reject(rel, "unreadable", f"The entry cannot be examined: {exc.strerror or exc}.")
+            continue
+        mode = st.st_mode
+        if S_ISREG(mode):
+            # os.path.splitext of a name not starting with "." (hidden ones left above)
+            dot = name.rfind(".")
+            fmt = FORMATS.get(name[dot:].lower()) if dot > 0 else None
             if fmt is None:
                 reject(rel, "unsupported_format", "Only .txt, .md, .html and .htm files are read.")
             elif st.st_size > max_bytes:
@@ -134,42 +217,24 @@ def discover(raw_dir: Path, *, max_bytes: int = 50_000_000) -> tuple[pl.DataFram
                     f"The file has {st.st_size} bytes, more than the limit of {max_bytes}.",
                 )
             else:
-                # entry.path is root + "/" + rel: the folders were listed by those paths
-                files.append((rel, entry.path, fmt, st.st_size, st.st_mtime_ns))
-                if len(files) >= _CHUNK:
-                    chunks.append(_files_frame(files))
-                    files = []
-    return _frames(chunks, files, rejects)
-
-
-_CHUNK = 20_000
-
-
-def _files_frame(files: list[tuple[str, str, str, int, int]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "doc_id": [doc_id_for(r) for r, *_ in files],
-            "source_path": [r for r, *_ in files],
-            "path": [p for _, p, *_ in files],
-            "format": [f for _, _, f, _, _ in files],
-            "size_bytes": [s for *_, s, _ in files],
-            "mtime_ns": [m for *_, m in files],
-        },
-        schema=FILES_SCHEMA,
-    )
-
-
-def _frames(
-    chunks: list[pl.DataFrame],
-    files: list[tuple[str, str, str, int, int]],
-    rejects: list[tuple[str, str, str]],
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    # Sorting UTF-8 strings bytewise is sorting them by code point, as Python sorts str;
-    # source paths are unique, so the order is total.
-    files_df = pl.concat([*chunks, _files_frame(files)]).sort("source_path")
-    rejects.sort()
-    rejects_df = pl.DataFrame(rejects, schema=REJECTS_SCHEMA, orient="row")
-    return files_df, rejects_df
+                add_path(rel)
+                add_format(fmt)
+                add_size(st.st_size)
+                add_mtime(st.st_mtime_ns)
+        elif S_ISDIR(mode):
+            key = (st.st_dev, st.st_ino)
+            if key in ancestors:
+                reject(
+                    rel,
+                    "symlink_loop",
+                    "The symbolic link leads back into one of its own parent folders.",
+                )
+            else:
+                subfolders.append((os.path.join(dir_path, name), rel, ancestors | {key}))
+        else:
+            reject(rel, "not_a_regular_file", "Only regular files are read (not pipes etc.).")
+    found.end_folder()
+    return subfolders
 
 
 def _encodable(name: str) -> bool:
