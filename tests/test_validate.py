@@ -83,3 +83,17 @@ def test_duplicate_unique_keys_fail_as_pandera_reports_them(order):
         validate_table("document_themes", frame)
     assert_frame_equal(raised.value.failure_cases, expected.value.failure_cases)
     assert "multiple_fields_uniqueness" in raised.value.failure_cases["check"].to_list()
+
+
+@pytest.mark.parametrize("where", ["end", "start"])
+def test_a_duplicated_key_row_in_a_batch_rejects_its_document(where):
+    tables = document_tables({"a.txt": ["One.", "Two."], "b.txt": ["Three."]})
+    themes, extra = tables["paragraph_themes"], tables["paragraph_themes"].tail(1)
+    tables["paragraph_themes"] = pl.concat([themes, extra] if where == "end" else [extra, themes])
+    valid, rejects = validate_batch(tables)
+    assert rejects["source_path"].to_list() == ["b.txt"]
+    assert (
+        "paragraph_themes: ParagraphThemes failed multiple_fields_uniqueness"
+        in (rejects["detail"][0])
+    )
+    assert valid["documents"]["source_path"].to_list() == ["a.txt"]
