@@ -79,8 +79,7 @@ def _text(parts: list[str]) -> str:
     return " ".join("".join(parts).split())
 
 
-def _kind(node: LexborNode) -> str:
-    tag = node.tag
+def _kind(node: LexborNode, tag: str) -> str:
     if tag == "h1":
         return "title"
     if tag in ("h2", "h3", "h4", "h5", "h6"):
@@ -123,17 +122,17 @@ class _Renderer:
             escape = "\\" if _NEEDS_ESCAPE.match(text) else ""
             self.blocks.append((kind, escape + text))
 
-    def enter(self, node: LexborNode) -> None:
+    def enter(self, node: LexborNode, tag: str) -> None:
         self.flush()
-        if node.tag in LIST_TAGS:
+        if tag in LIST_TAGS:
             self.list_depth += 1
         # Inside a list everything is an item; kinds only apply to blocks outside lists.
-        self.kinds.append(self.kinds[-1] if self.list_depth else _kind(node))
+        self.kinds.append(self.kinds[-1] if self.list_depth else _kind(node, tag))
 
-    def leave(self, node: LexborNode) -> None:
+    def leave(self, tag: str) -> None:
         self.flush()
         self.kinds.pop()
-        if node.tag in LIST_TAGS:
+        if tag in LIST_TAGS:
             self.list_depth -= 1
             if not self.list_depth and self.items:
                 self.blocks.append(("list", "\n".join(f"- {item}" for item in self.items)))
@@ -146,37 +145,37 @@ def render_html(html: str) -> tuple[str, str | None, list[str], str | None]:
     The date strings are candidates in priority order (dateline, meta, <time>).
     """
     tree = LexborHTMLParser(html)
-    head_title = _head_title(tree)
-    date_candidates = _date_candidates(tree)
+    metas = _meta_fields(tree)
+    head_title = _head_title(tree, metas)
+    date_candidates = _date_candidates(tree, metas)
     renderer = _Renderer()
     root = tree.body
     if root is not None:
-        # Explicit stack of (node, leaving) instead of recursion: pages can nest very deep.
-        stack: list[tuple[LexborNode, bool]] = [(root, False)]
+        # Explicit stack of (node, tag of a block being left or None) instead of recursion:
+        # pages can nest very deep.
+        stack: list[tuple[LexborNode, str | None]] = [(root, None)]
         while stack:
             node, leaving = stack.pop()
-            if leaving:
-                renderer.leave(node)
-                continue
-            if node.is_text_node:
-                renderer.parts.append(node.text_content or "")
+            if leaving is not None:
+                renderer.leave(leaving)
                 continue
             tag = node.tag
-            if not node.is_element_node or tag in SKIP_TAGS:
+            if tag == "-text":  # lexbor's tag name for text nodes
+                text = node.text_content or ""
+                # Whitespace opening a block is dropped anyway; skipping it spares the
+                # flushes between blocks any work.
+                if renderer.parts or not text.isspace():
+                    renderer.parts.append(text)
+                continue
+            if tag in SKIP_TAGS or not node.is_element_node:
                 continue
             if tag == "br":
                 renderer.parts.append(" ")
                 continue
-            block = tag in BLOCK_TAGS or tag in LIST_TAGS
-            if block:
-                renderer.enter(node)
-                stack.append((node, True))
-            children = []
-            child = node.first_child
-            while child is not None:
-                children.append(child)
-                child = child.next
-            stack.extend((c, False) for c in reversed(children))
+            if tag in BLOCK_TAGS or tag in LIST_TAGS:
+                renderer.enter(node, tag)
+                stack.append((node, tag))
+            stack.extend([(child, None) for child in node.iter(include_text=True)][::-1])
         renderer.flush()
     blocks = renderer.blocks
     h1 = next((b[2:] for kind, b in blocks if kind == "title"), None)
@@ -196,7 +195,17 @@ def render_html(html: str) -> tuple[str, str | None, list[str], str | None]:
     return text, h1 or head_title, date_candidates, lead
 
 
-def _head_title(tree: LexborHTMLParser) -> str | None:
+def _meta_fields(tree: LexborHTMLParser) -> list[tuple[str, str | None]]:
+    """(lower-cased property or name, content) of every ``<meta>``, in document order."""
+    fields = []
+    for meta in tree.css("meta"):
+        attrs = meta.attributes
+        name = (attrs.get("property") or attrs.get("name") or "").lower()
+        fields.append((name, attrs.get("content")))
+    return fields
+
+
+def _head_title(tree: LexborHTMLParser, metas: list[tuple[str, str | None]]) -> str | None:
     node = tree.css_first("head > title") or tree.css_first("title")
     if node is not None:
         title = _text([node.text(deep=True)])
@@ -204,21 +213,17 @@ def _head_title(tree: LexborHTMLParser) -> str | None:
         title = title.split(" | ")[0].strip()
         if title:
             return title
-    for meta in tree.css("meta"):
-        attrs = meta.attributes
-        name = (attrs.get("property") or attrs.get("name") or "").lower()
-        if name in _META_TITLE_NAMES and (attrs.get("content") or "").strip():
-            return _text([attrs["content"] or ""])
+    for name, content in metas:
+        if name in _META_TITLE_NAMES and (content or "").strip():
+            return _text([content or ""])
     return None
 
 
-def _date_candidates(tree: LexborHTMLParser) -> list[str]:
+def _date_candidates(tree: LexborHTMLParser, metas: list[tuple[str, str | None]]) -> list[str]:
     found: list[str] = []
-    for meta in tree.css("meta"):
-        attrs = meta.attributes
-        name = (attrs.get("property") or attrs.get("name") or "").lower()
-        if name in _META_DATE_NAMES and attrs.get("content"):
-            found.append((attrs.get("content") or "").strip()[:10])
+    for name, content in metas:
+        if name in _META_DATE_NAMES and content:
+            found.append(content.strip()[:10])
     for node in tree.css("time[datetime]"):
         found.append((node.attributes.get("datetime") or "").strip()[:10])
     return found
