@@ -31,6 +31,8 @@ AGGREGATE_TABLES = (
 SOURCE_TABLES = ("documents", "paragraph_themes", "document_partners")
 PARTNER = ["country_code", "country_name"]
 MONTHLY_COUNTS = ("documents_total", "documents", "paragraphs_total", "paragraphs")
+# What each part gives, combined into the AGGREGATE_TABLES at the end.
+PART_RESULTS = ("theme_columns", "monthly_counts", "pair_counts", "partner_monthly_counts")
 # document_themes is sorted by doc_id, then theme: the themes in that order.
 THEME_ORDER = sorted(THEMES)
 ASSIGNED = [f"assigned:{theme}" for theme in THEME_ORDER]
@@ -169,7 +171,7 @@ def _part_results(tables: dict[str, pl.LazyFrame]) -> dict[str, pl.DataFrame]:
             monthly_counts(by_partner, PARTNER),
         ]
     )
-    return dict(zip(AGGREGATE_TABLES, [per_document, *frames], strict=True))
+    return dict(zip(PART_RESULTS, [per_document, *frames], strict=True))
 
 
 def _combine(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
@@ -178,14 +180,14 @@ def _combine(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
 
     # Sorting one row per document, then exploding the themes in their order, gives the
     # rows sorted by (doc_id, theme) for a quarter of the memory of sorting those rows.
-    by_document = stacked("document_themes").sort("doc_id", maintain_order=True)
+    by_document = stacked("theme_columns").sort("doc_id", maintain_order=True)
     frames = pl.collect_all(
         [
             document_themes(by_document),
-            theme_trends(stacked("theme_trends"), [], ["month", "theme"]),
-            theme_cooccurrence(stacked("theme_cooccurrence")),
+            theme_trends(stacked("monthly_counts"), [], ["month", "theme"]),
+            theme_cooccurrence(stacked("pair_counts")),
             theme_trends(
-                stacked("theme_trends_by_partner"), PARTNER, ["country_code", "month", "theme"]
+                stacked("partner_monthly_counts"), PARTNER, ["country_code", "month", "theme"]
             ),
         ]
     )
