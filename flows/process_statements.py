@@ -157,8 +157,8 @@ def process_statements(
             _record_failed_run(out_dir, run_id, started_at, full_refresh, version, exc)
             logger.error("run %s failed: %s", run_id, exc)
             raise
-        # The views read the stable table links, so a stale catalog would still show the
-        # new rows; rebuilding it keeps new tables and columns in it too.
+        # The views read the stable table links, so the catalog shows the new rows as is;
+        # it is rebuilt only when its tables or their columns changed.
         with phase("catalog"):
             build_catalog(out_dir)
     logger.info(
@@ -199,8 +199,8 @@ def _build_snapshot(
         gazetteer_changed = previous_manifest.get("gazetteer_version") != gazetteer.version
         plan = plan_run(
             files,
-            writer.previous_table("documents").select(
-                "doc_id", "size_bytes", "mtime_ns", "content_sha256"
+            writer.previous_table(
+                "documents", columns=["doc_id", "size_bytes", "mtime_ns", "content_sha256"]
             ),
             full_refresh,
         )

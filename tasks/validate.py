@@ -13,10 +13,10 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
-import pandera.polars as pa
 import polars as pl
 
 from schemas import TABLES
+from schemas._pandera import pa
 from tasks.snapshot_parts import scan_parts, scan_table
 
 

@@ -27,9 +27,9 @@ def test_help_imports_neither_prefect_nor_polars():
     assert not {"prefect", "polars", "pandera", "duckdb"} & loaded
 
 
-def test_the_flow_does_not_import_pandas():
-    # pandera imports pandas when it is installed (the dev extra installs it); the polars
-    # models do not need it, and it costs 0.45-0.9 s of every run.
+def test_the_flow_does_not_import_pandas_or_hypothesis():
+    # pandera imports both when they are installed (the dev extra installs them); the
+    # polars models do not need them, and they cost 0.5-1 s of every run.
     loaded = modules_after(
         "import flows.process_statements\n"
         "from schemas import empty_frame\n"
@@ -37,4 +37,4 @@ def test_the_flow_does_not_import_pandas():
         "validate_table('rejects', empty_frame('rejects'))"
     )
     assert "pandera" in loaded
-    assert "pandas" not in loaded
+    assert not {"pandas", "hypothesis"} & loaded
