@@ -146,7 +146,6 @@ def write_stage(batch: Batch, writer: SnapshotWriter) -> BatchResult:
 def run_batch(
     part: str,
     files: pl.DataFrame,
-    *,
     lexicon: Lexicon,
     gazetteer: Gazetteer,
     writer: SnapshotWriter,

@@ -72,16 +72,7 @@ def process_batch(
     ingested_at: datetime,
     max_file_bytes: int,
 ) -> BatchResult:
-    result = run_batch(
-        part,
-        files,
-        lexicon=lexicon,
-        gazetteer=gazetteer,
-        writer=writer,
-        run_id=run_id,
-        ingested_at=ingested_at,
-        max_file_bytes=max_file_bytes,
-    )
+    result = run_batch(part, files, lexicon, gazetteer, writer, run_id, ingested_at, max_file_bytes)
     # The stages are not task runs of their own: this line shows where the batch's time went.
     get_run_logger().info(
         "%s: %d files, %d documents and %d paragraphs written, %d unchanged, %d rejected; %s",
