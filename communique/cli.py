@@ -132,6 +132,8 @@ def run(
         fail("--dask-address needs --task-runner dask")
     preflight(raw_dir, out_dir, taxonomy, gazetteer)
     prefect_defaults()
+    import asyncio
+
     from communique.summary import RunSummary, render_text
     from flows.process_statements import process_statements
 
@@ -141,14 +143,16 @@ def run(
 
         flow = process_statements.with_options(task_runner=dask_task_runner(dask_address))
     try:
-        result = flow(
-            raw_dir=raw_dir,
-            out_dir=out_dir,
-            taxonomy=taxonomy,
-            gazetteer=gazetteer,
-            full_refresh=full_refresh,
-            batch_size=batch_size,
-            lock_timeout_s=lock_timeout,
+        result = asyncio.run(
+            flow(
+                raw_dir=raw_dir,
+                out_dir=out_dir,
+                taxonomy=taxonomy,
+                gazetteer=gazetteer,
+                full_refresh=full_refresh,
+                batch_size=batch_size,
+                lock_timeout_s=lock_timeout,
+            )
         )
     except Exception as exc:  # the flow has logged the details; the user gets one line
         fail(f"run failed: {type(exc).__name__}: {exc}")
@@ -156,8 +160,12 @@ def run(
 
 
 @main.command()
-@click.option("--gold-dir", type=path_option, required=True,
-              help="Labelled set: docs/, gold.jsonl, meta.jsonl (the devset format).")
+@click.option(
+    "--gold-dir",
+    type=path_option,
+    required=True,
+    help="Labelled set: docs/, gold.jsonl, meta.jsonl (the devset format).",
+)
 @click.option("--taxonomy", type=path_option, default=None, help="Lexicon to evaluate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 def evaluate(gold_dir: Path, taxonomy: Path | None, as_json: bool) -> None:
@@ -174,13 +182,16 @@ def evaluate(gold_dir: Path, taxonomy: Path | None, as_json: bool) -> None:
         out_dir = Path(scratch)
         preflight(labelled.docs_dir, out_dir, taxonomy)
         prefect_defaults()
+        import asyncio
+
         from communique.store import read_table
         from flows.process_statements import process_statements
 
-        process_statements(raw_dir=labelled.docs_dir, out_dir=out_dir, taxonomy=taxonomy)
+        asyncio.run(
+            process_statements(raw_dir=labelled.docs_dir, out_dir=out_dir, taxonomy=taxonomy)
+        )
         tables = {
-            t: read_table(out_dir, t)
-            for t in ("documents", "paragraphs", "paragraph_themes")
+            t: read_table(out_dir, t) for t in ("documents", "paragraphs", "paragraph_themes")
         }
     result = score(labelled, tables)
     click.echo(json.dumps(result, indent=2, default=str) if as_json else render_report(result))

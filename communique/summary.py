@@ -159,16 +159,18 @@ def render_text(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-def publish_artifacts(summary: RunSummary) -> None:
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+async def publish_artifacts(summary: RunSummary) -> None:
+    from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
-    create_markdown_artifact(
+    await acreate_markdown_artifact(
         key="run-summary", markdown=render_markdown(summary), description="Run summary"
     )
-    create_table_artifact(
+    await acreate_table_artifact(
         key="run-themes",
         table=[{"theme": t, "paragraphs": n} for t, n in summary.assigned_per_theme.items()],
         description="Paragraphs assigned per theme",
     )
     if summary.rejects:
-        create_table_artifact(key="run-rejects", table=summary.rejects, description="Rejects")
+        await acreate_table_artifact(
+            key="run-rejects", table=summary.rejects, description="Rejects"
+        )

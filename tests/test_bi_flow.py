@@ -1,5 +1,7 @@
 """A flow run on the devset leaves BI-ready outputs: aggregates, catalog, and a report."""
 
+import asyncio
+
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 def test_a_run_publishes_aggregates_and_a_catalog_and_the_report_is_written(devset_raw, tmp_path):
     out_dir = tmp_path / "out"
-    summary = process_statements(raw_dir=devset_raw, out_dir=out_dir)
+    summary = asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out_dir))
 
     per_theme = (
         read_table(out_dir, "document_themes")

@@ -1,5 +1,6 @@
 """Scale-out: the flow's batch tasks on a real `distributed` cluster give the same tables."""
 
+import asyncio
 import os
 import pickle
 from pathlib import Path
@@ -78,7 +79,9 @@ def test_dask_run_equals_a_local_run(cluster, tmp_path):
         task_runner=DaskTaskRunner(address=local.scheduler_address)
     )
     # A small batch size gives several batches, so tasks spread over both workers.
-    dask_summary = on_dask(raw_dir=DEVSET_DOCS, out_dir=tmp_path / "dask", batch_size=8)
-    local_summary = process_statements(raw_dir=DEVSET_DOCS, out_dir=tmp_path / "local")
+    dask_summary = asyncio.run(
+        on_dask(raw_dir=DEVSET_DOCS, out_dir=tmp_path / "dask", batch_size=8)
+    )
+    local_summary = asyncio.run(process_statements(raw_dir=DEVSET_DOCS, out_dir=tmp_path / "local"))
     assert dask_summary["documents_written"] == local_summary["documents_written"] == 31
     assert_same_content(content(tmp_path / "dask"), content(tmp_path / "local"))

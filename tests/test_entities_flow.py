@@ -1,6 +1,7 @@
 """Entities through the whole flow: published tables, re-tagging on a gazetteer change,
 and the BI question the issue asks for, answered from the DuckDB catalog alone."""
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def partners_by_file(out) -> dict[str, list[str]]:
 
 def test_a_devset_run_publishes_mentions_and_partners_a_bi_user_can_chart(devset_raw, tmp_path):
     out = tmp_path / "out"
-    process_statements(raw_dir=devset_raw, out_dir=out)
+    asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out))
 
     got = partners_by_file(out)
     exact = sum(got[doc] == gold for doc, gold in GOLD.items()) / len(GOLD)
@@ -64,14 +65,14 @@ def test_a_devset_run_publishes_mentions_and_partners_a_bi_user_can_chart(devset
 
 def test_a_changed_gazetteer_retags_kept_documents(devset_raw, tmp_path):
     out = tmp_path / "out"
-    process_statements(raw_dir=devset_raw, out_dir=out)
+    asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out))
     assert "TR" not in partners_by_file(out)["syria-drawdown-2019.txt"]
 
     # An analyst lowers the bar to one paragraph: no statement changed, all are re-tagged.
     edited = tmp_path / "gazetteer.toml"
     source = (PROJECT_ROOT / "config" / "gazetteer.toml").read_text()
     edited.write_text(source.replace("min_paragraphs = 2", "min_paragraphs = 1"))
-    summary = process_statements(raw_dir=devset_raw, out_dir=out, gazetteer=edited)
+    summary = asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out, gazetteer=edited))
     assert summary["documents_written"] == 0
     assert "TR" in partners_by_file(out)["syria-drawdown-2019.txt"]
     trends = read_table(out, "theme_trends_by_partner")

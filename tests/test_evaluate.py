@@ -1,5 +1,6 @@
 """`communique evaluate`: gold-file checks, the scoring arithmetic, and the devset floor."""
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -122,7 +123,7 @@ def test_scores_follow_from_matched_paragraphs(tmp_path):
 @pytest.mark.usefixtures("prefect_server")
 def test_devset_floor_through_the_whole_pipeline(devset, tmp_path):
     """A regression floor, measured as `communique evaluate` measures it."""
-    process_statements(raw_dir=devset / "docs", out_dir=tmp_path)
+    asyncio.run(process_statements(raw_dir=devset / "docs", out_dir=tmp_path))
     tables = {t: read_table(tmp_path, t) for t in ("documents", "paragraphs", "paragraph_themes")}
     result = score(load_labelled_set(devset), tables)
     assert result["classification"]["clear"]["macro_f1"] >= 0.90

@@ -1,5 +1,6 @@
 """The process-statements flow end to end, under Prefect's test harness."""
 
+import asyncio
 import json
 import shutil
 
@@ -85,7 +86,7 @@ def assert_same_content(left, right):
 def test_devset_run_writes_every_table_and_duckdb_reads_them(devset_raw, tmp_path):
     out = tmp_path / "out"
     (devset_raw / "notes.pdf").write_bytes(b"%PDF-1.4")
-    summary = process_statements(raw_dir=devset_raw, out_dir=out)
+    summary = asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out))
 
     for table in TABLES:
         pattern = f"{out}/{table}/**/*.parquet"
@@ -114,7 +115,7 @@ def test_devset_run_writes_every_table_and_duckdb_reads_them(devset_raw, tmp_pat
 
 def test_reference_statement_gets_the_seed_gold_labels(devset, tmp_path):
     out = tmp_path / "out"
-    process_statements(raw_dir=PROJECT_ROOT / "data" / "raw", out_dir=out)
+    asyncio.run(process_statements(raw_dir=PROJECT_ROOT / "data" / "raw", out_dir=out))
     gold = [json.loads(line) for line in (devset / "seed-gold.jsonl").read_text().splitlines()]
     themes = (
         read_table(out, "paragraph_themes")
@@ -131,9 +132,9 @@ def test_reference_statement_gets_the_seed_gold_labels(devset, tmp_path):
 
 def test_incremental_runs_equal_a_full_rebuild_after_add_edit_delete(devset_raw, tmp_path):
     out, rebuilt = tmp_path / "out", tmp_path / "rebuilt"
-    process_statements(raw_dir=devset_raw, out_dir=out)
+    asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out))
 
-    second = process_statements(raw_dir=devset_raw, out_dir=out)
+    second = asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out))
     assert (second["documents_written"], second["documents_unchanged"]) == (0, 31)
 
     edited = devset_raw / "syria-drawdown-2019.txt"
@@ -141,7 +142,7 @@ def test_incremental_runs_equal_a_full_rebuild_after_add_edit_delete(devset_raw,
     (devset_raw / "hcc-2015-washington.txt").unlink()
     (devset_raw / "sub").mkdir()
     shutil.copy(devset_raw / "jscd-2024.txt", devset_raw / "sub" / "copy.txt")
-    third = process_statements(raw_dir=devset_raw, out_dir=out)
+    third = asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out))
     assert third["documents_written"] == 2  # the edit and the new file
     assert third["documents_deleted"] == 1
     assert third["documents_unchanged"] == 29
@@ -149,7 +150,7 @@ def test_incremental_runs_equal_a_full_rebuild_after_add_edit_delete(devset_raw,
         third["documents_written"] + third["documents_unchanged"] + third["files_rejected"]
     )
 
-    process_statements(raw_dir=devset_raw, out_dir=rebuilt, full_refresh=True)
+    asyncio.run(process_statements(raw_dir=devset_raw, out_dir=rebuilt, full_refresh=True))
     assert_same_content(content(out), content(rebuilt))
     texts = read_table(out, "paragraphs")["text"]
     assert texts.str.contains("will be repatriated").sum() == 1
@@ -157,10 +158,10 @@ def test_incremental_runs_equal_a_full_rebuild_after_add_edit_delete(devset_raw,
 
 def test_a_changed_lexicon_reclassifies_kept_paragraphs(devset_raw, tmp_path):
     out = tmp_path / "out"
-    process_statements(raw_dir=devset_raw, out_dir=out)
+    asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out))
     lexicon = tmp_path / "themes.toml"
     lexicon.write_text((PROJECT_ROOT / "config" / "themes.toml").read_text() + "\n# edited\n")
-    summary = process_statements(raw_dir=devset_raw, out_dir=out, taxonomy=lexicon)
+    summary = asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out, taxonomy=lexicon))
     assert summary["documents_written"] == 0
     versions = read_table(out, "paragraph_themes")["taxonomy_version"].unique().to_list()
     assert versions == [summary["taxonomy_version"]]
@@ -168,12 +169,12 @@ def test_a_changed_lexicon_reclassifies_kept_paragraphs(devset_raw, tmp_path):
 
 def test_a_failed_run_keeps_the_previous_tables_and_is_recorded(devset_raw, tmp_path):
     out = tmp_path / "out"
-    process_statements(raw_dir=devset_raw, out_dir=out)
+    asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out))
     before = content(out)
     broken = tmp_path / "broken.toml"
     broken.write_text("this is not = = toml")
     with pytest.raises(Exception, match="broken.toml"):
-        process_statements(raw_dir=devset_raw, out_dir=out, taxonomy=broken)
+        asyncio.run(process_statements(raw_dir=devset_raw, out_dir=out, taxonomy=broken))
     assert_same_content(before, content(out))
     runs = read_table(out, "runs").sort("started_at")
     assert runs["status"].to_list() == ["completed", "failed"]
