@@ -97,3 +97,45 @@ def test_a_duplicated_key_row_in_a_batch_rejects_its_document(where):
         in (rejects["detail"][0])
     )
     assert valid["documents"]["source_path"].to_list() == ["a.txt"]
+
+
+def _broken_rows() -> dict[str, dict[str, pl.DataFrame]]:
+    """One batch per way a row can fail its contract, without a broken reference."""
+    tables = document_tables({"a.txt": ["One.", "Two."], "b.txt": ["Three."]})
+    paragraphs, documents = tables["paragraphs"], tables["documents"]
+    return {
+        "a column check (str_length)": {
+            "paragraphs": paragraphs.with_columns(pl.lit("").alias("text"))
+        },
+        "a null in a non-nullable column": {
+            "paragraphs": paragraphs.with_columns(pl.lit(None, pl.Int32).alias("n_words"))
+        },
+        "a dataframe check (char_start < char_end)": {
+            "paragraphs": paragraphs.with_columns(pl.col("char_start").alias("char_end"))
+        },
+        "a unique column": {"documents": pl.concat([documents, documents.head(1)])},
+        "a wrong dtype": {"paragraphs": paragraphs.with_columns(pl.col("n_words").cast(pl.Int64))},
+    }
+
+
+@pytest.mark.parametrize("case", list(_broken_rows()))
+def test_every_check_still_runs_and_fails_as_pandera_reports_it(case):
+    for table, frame in _broken_rows()[case].items():
+        with pytest.raises(pa.errors.SchemaErrors) as expected:
+            TABLES[table].validate(frame, lazy=True)
+        with pytest.raises(TableValidationError) as raised:
+            validate_table(table, frame)
+        assert_frame_equal(raised.value.failure_cases, expected.value.failure_cases)
+
+
+def test_a_valid_table_passes_without_pandera_collecting_each_check(monkeypatch):
+    tables = document_tables({"a.txt": ["One.", "Two."], "b.txt": ["Three."]})
+
+    def no_pandera(*args, **kwargs):
+        raise AssertionError("pandera ran although every check passed")
+
+    monkeypatch.setattr(pa.DataFrameSchema, "validate", no_pandera)
+    valid, rejects = validate_batch(tables)
+    assert rejects.is_empty()
+    for name, frame in tables.items():
+        assert_frame_equal(valid[name], frame)
