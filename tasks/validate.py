@@ -14,8 +14,6 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
-from pandera.api.polars.types import PolarsData
-from pandera.constants import CHECK_OUTPUT_KEY
 
 from schemas import TABLES
 from schemas._pandera import pa
@@ -148,10 +146,10 @@ def _column_verdict(column, frame: pl.DataFrame) -> pl.LazyFrame | None:
 def _check_verdict(check: pa.Check, lazy: pl.LazyFrame, key: str) -> pl.LazyFrame | bool:
     """One-row frame: the check passes on every row, nulls counted as pandera counts them."""
     _reload_builtin(check)
-    output = check.get_backend(lazy)(check).apply(PolarsData(lazy, key))
+    output = check.get_backend(lazy)(check).apply(pa.PolarsData(lazy, key))
     if isinstance(output, bool):
         return output
-    passed = pl.col(CHECK_OUTPUT_KEY)
+    passed = pl.first()  # pandera's one output column
     passed = passed | passed.is_null() if check.ignore_na else passed.fill_null(False)
     return output.select(passed.all())
 
