@@ -56,12 +56,13 @@ _BYTE_IDENTICAL_CONTROLS = ("utf-8", "utf-8-sig", "utf-8+replace", "cp1252")
 _UTF8_MULTIBYTE = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
 )
+_UTF8_BOM = b"\xef\xbb\xbf"
 _BOMS = (
     (b"\xff\xfe\x00\x00", "utf-32"),
     (b"\x00\x00\xfe\xff", "utf-32"),
     (b"\xff\xfe", "utf-16"),
     (b"\xfe\xff", "utf-16"),
-    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (_UTF8_BOM, "utf-8-sig"),
 )
 MAX_CONTROL_SHARE = 0.05
 # Replacement characters are tolerated in larger numbers: a damaged text is still text.
@@ -109,11 +110,27 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
     The text has no BOM, only LF line ends and is NFC-normalised.
     """
+    text, encoding, _ = _decode_with_utf8(data)
+    return text, encoding
+
+
+def _decode_with_utf8(data: bytes) -> tuple[str, str, bytes | None]:
+    """`decode_bytes` plus the text's UTF-8 bytes when they are (a slice of) ``data``.
+
+    Building a polars column from those bytes spares encoding every non-ASCII text to
+    UTF-8 again (~30 ms per 5,000 files); they are None when decoding changed the text.
+    """
     text, encoding = _decode(data)
+    utf8 = (
+        data if encoding == "utf-8" else data[len(_UTF8_BOM) :] if encoding == "utf-8-sig" else None
+    )
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+        utf8 = None
     if not text.isascii():  # ASCII is already NFC; the check is a fast C loop
-        text = unicodedata.normalize("NFC", text)
+        normalized = unicodedata.normalize("NFC", text)
+        if normalized != text:  # the same object (no comparison) when already NFC
+            text, utf8 = normalized, None
     # Same test as `not text.strip()` (one definition of whitespace) without copying the text.
     if not text or text.isspace():
         raise DecodeRejected("empty_file", "The file holds only whitespace.")
@@ -130,7 +147,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             f"{n_bad} of {len(text)} characters are control or undecodable characters;"
             " this looks like binary data.",
         )
-    return text, encoding
+    return text, encoding, utf8
 
 
 def _read(path: str, size_hint: int, max_bytes: int) -> bytes:
@@ -230,7 +247,7 @@ def read_decode(
     keep: list[int] = []
     shas: list[str] = []
     encodings: list[str] = []
-    texts: list[str] = []
+    texts: list[bytes] = []  # UTF-8
     rejects: list[tuple[str, str, str]] = []
     contents = _read_all(files["path"].to_list(), files["size_bytes"].to_list(), max_bytes)
     for i, (source_path, data) in enumerate(
@@ -245,17 +262,18 @@ def read_decode(
             rejects.append((source_path, "too_large", f"The file has more than {max_bytes} bytes."))
             continue
         try:
-            text, encoding = decode_bytes(data)
+            text, encoding, utf8 = _decode_with_utf8(data)
         except DecodeRejected as exc:
             rejects.append((source_path, exc.reason, exc.detail))
             continue
         keep.append(i)
         shas.append(hashlib.sha256(data).hexdigest())
         encodings.append(encoding)
-        texts.append(text)
+        texts.append(text.encode() if utf8 is None else utf8)
     docs = files.select(FILES_SCHEMA.names())[keep].with_columns(
         pl.Series("content_sha256", shas, dtype=pl.String),
         pl.Series("encoding", encodings, dtype=pl.String),
-        pl.Series("raw_text", texts, dtype=pl.String),
+        # Valid UTF-8 (each decoded or encoded): the cast only checks that.
+        pl.Series("raw_text", texts, dtype=pl.Binary).cast(pl.String),
     )
     return docs.cast(dict(DOCS_SCHEMA)), pl.DataFrame(rejects, schema=REJECTS_SCHEMA, orient="row")

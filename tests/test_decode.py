@@ -94,6 +94,34 @@ def test_read_decode_columns_hash_and_text(tmp_path):
     assert docs["raw_text"][1] == CURLY
 
 
+# Every path of decode: read_decode builds raw_text from the file's own bytes when
+# decoding left them as they are, else from the decoded text.
+DECODE_PATHS = {
+    "utf8.txt": CURLY.encode(),
+    "ascii.txt": b"plain ASCII text",
+    "sig.txt": b"\xef\xbb\xbf" + CURLY.encode(),
+    "sig_crlf.txt": b"\xef\xbb\xbfa\r\nb",
+    "crlf.txt": CURLY.encode() + b"\r\nnext\rline",
+    "nfd.txt": unicodedata.normalize("NFD", CURLY).encode(),
+    "sig_nfd.txt": b"\xef\xbb\xbf" + unicodedata.normalize("NFD", CURLY).encode(),
+    "utf16.txt": CURLY.encode("utf-16"),
+    "utf32.txt": CURLY.encode("utf-32"),
+    "cp1252.txt": CURLY.encode("cp1252"),
+    "damaged.txt": CURLY.encode() + b"\xff",
+}
+
+
+def test_read_decode_text_equals_decode_bytes_on_every_path(tmp_path):
+    for name, data in DECODE_PATHS.items():
+        (tmp_path / name).write_bytes(data)
+    files, _ = discover(tmp_path)
+    docs, rejects = read_decode(files)
+    assert rejects.is_empty()
+    for path, text in docs.select("path", "raw_text").iter_rows():
+        data = DECODE_PATHS[path.rsplit("/", 1)[-1]]
+        assert text == decode_bytes(data)[0]
+
+
 def test_read_decode_rejects_instead_of_raising(tmp_path):
     (tmp_path / "gone.txt").write_text("soon gone")
     (tmp_path / "dir.txt").mkdir()
