@@ -178,8 +178,10 @@ def _failing_rows(table: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _broken_references(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """doc_id + message for documents whose tables disagree with each other."""
-    documents, paragraphs = tables["documents"], tables["paragraphs"]
+    """doc_id + message for documents whose tables disagree with each other (one message
+    per document, the first found). One lazy plan: each check reads only its columns."""
+    lazy = {name: frame.lazy() for name, frame in tables.items()}
+    documents, paragraphs = lazy["documents"], lazy["paragraphs"]
     counts = paragraphs.group_by("doc_id").agg(pl.len().cast(pl.Int32).alias("found"))
     mismatched = (
         documents.join(counts, on="doc_id", how="left")
@@ -194,14 +196,15 @@ def _broken_references(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     keys = ["doc_id", "paragraph_index"]
     for table in ("paragraph_themes", "theme_evidence", "mentions"):
         orphans.append(
-            tables[table]
+            lazy[table]
             .join(paragraphs, on=keys, how="anti")
             .select("doc_id", pl.lit(f"{table} row without a paragraph").alias("why"))
         )
-    return pl.concat([mismatched, *orphans, *_entity_problems(tables)]).unique("doc_id")
+    problems = pl.concat([mismatched, *orphans, *_entity_problems(lazy)])
+    return problems.unique("doc_id", keep="first", maintain_order=True).collect(engine="in-memory")
 
 
-def _entity_problems(tables: dict[str, pl.DataFrame]) -> list[pl.DataFrame]:
+def _entity_problems(tables: dict[str, pl.LazyFrame]) -> list[pl.LazyFrame]:
     """Mentions must quote their paragraph; partner rows must agree with documents."""
     documents, partners = tables["documents"], tables["document_partners"]
     spans = (
