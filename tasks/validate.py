@@ -30,11 +30,8 @@ class TableValidationError(RuntimeError):
 
 def validate_table(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Validate a whole table (runs, rejects, aggregates): any failure stops the run."""
-    schema = _contract(table, frame)
-    if _passes_every_check(schema, frame):
-        return frame
     try:
-        return schema.validate(frame, lazy=True)
+        return _contract(table, frame).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         raise TableValidationError(table, errors.failure_cases) from None
 
@@ -78,97 +75,10 @@ def _without_unique(table: str) -> pa.DataFrameSchema:
     return schema
 
 
-def _passes_every_check(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> bool:
-    """True when `frame` passes every check of `schema`, evaluated by pandera's own check
-    functions but in one collect: pandera collects each check's output and its verdict
-    separately (~230 small collects per batch, ~60 % of a batch's validation). False when
-    anything fails or the schema uses a feature not evaluated here; pandera then runs as
-    before, so failures are reported (and blamed on rows) exactly as before."""
-    if not _evaluable(schema) or frame.columns != list(schema.columns):
-        return False
-    try:
-        verdicts = _verdicts(schema, frame)
-        return verdicts is not None and all(
-            v.item() for v in pl.collect_all(verdicts, engine="in-memory")
-        )
-    except Exception:  # a check that errors is pandera's to report
-        return False
-
-
-def _verdicts(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> list[pl.LazyFrame] | None:
-    """One single-boolean frame per check; None when one is already known to fail."""
-    lazy = frame.lazy()
-    verdicts = [_column_verdict(column, frame) for column in schema.columns.values()]
-    verdicts += [_check_verdict(check, lazy, "*") for check in schema.checks]
-    verdicts += [
-        _check_verdict(check, lazy, name)
-        for name, column in schema.columns.items()
-        for check in column.checks
-    ]
-    if any(v is None or v is False for v in verdicts):
-        return None
-    return [v for v in verdicts if v is not True]
-
-
-def _evaluable(schema: pa.DataFrameSchema) -> bool:
-    """Only what `_passes_every_check` evaluates: no unique keys, frame dtype, coercion,
-    defaults, regex columns, parsers or dropped rows."""
-    parts = [schema, *schema.columns.values()]
-    return (
-        schema.unique is None
-        and schema.dtype is None
-        and schema.strict is True
-        and not any(getattr(part, "coerce", False) for part in parts)
-        and not any(getattr(part, "parsers", None) for part in parts)
-        and not any(getattr(part, "drop_invalid_rows", False) for part in parts)
-        and all(
-            column.default is None and not column.regex and column.required
-            for column in schema.columns.values()
-        )
-    )
-
-
-def _column_verdict(column, frame: pl.DataFrame) -> pl.LazyFrame | None:
-    """One-row frame: the column's dtype, nulls and uniqueness pass; None on a wrong dtype."""
-    dtype = frame.schema[column.name]
-    if column.dtype is not None and not column.dtype.check(dtype):
-        return None
-    value, passes = pl.col(column.name), pl.lit(True)
-    if not column.nullable:
-        passes = value.is_not_null().all()
-        if dtype.is_float():
-            passes = passes & value.is_not_nan().all()
-    if column.unique:
-        passes = passes & value.is_duplicated().any().not_()
-    return frame.lazy().select(passes)
-
-
-def _check_verdict(check: pa.Check, lazy: pl.LazyFrame, key: str) -> pl.LazyFrame | bool:
-    """One-row frame: the check passes on every row, nulls counted as pandera counts them."""
-    _reload_builtin(check)
-    output = check.get_backend(lazy)(check).apply(pa.PolarsData(lazy, key))
-    if isinstance(output, bool):
-        return output
-    passed = pl.first()  # pandera's one output column
-    passed = passed | passed.is_null() if check.ignore_na else passed.fill_null(False)
-    return output.select(passed.all())
-
-
-def _reload_builtin(check: pa.Check) -> None:
-    """Bind a built-in check to its polars implementation, as `Check.__call__` does first
-    (until then it holds the generic dispatcher)."""
-    name = getattr(check._check_fn, "__name__", None)
-    if name is not None and check.is_builtin_check(name):
-        check._check_fn = check.get_builtin_check_fn(name)
-
-
 def _failing_rows(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Failure cases of `frame` with a row index (raises on schema-level failures)."""
-    schema = _contract(table, frame)
-    if _passes_every_check(schema, frame):
-        return pl.DataFrame(schema={"index": pl.Int32, "check": pl.String, "column": pl.String})
     try:
-        schema.validate(frame, lazy=True)
+        _contract(table, frame).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         if cases["index"].null_count() > 0:
