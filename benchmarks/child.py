@@ -19,6 +19,8 @@ import os
 import time
 from pathlib import Path
 
+from communique.settings import DEFAULT_BATCH_SIZE
+
 STARTED = time.perf_counter()
 
 
@@ -158,7 +160,7 @@ def main() -> None:
     parser.add_argument("--result", required=True)
     parser.add_argument("--raw-dir")
     parser.add_argument("--out-dir")
-    parser.add_argument("--batch-size", type=int, default=5_000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--full-refresh", action="store_true")
     parser.add_argument("--task-runner", choices=["thread", "dask"], default="thread")
     parser.add_argument("--dask-address", default=None)

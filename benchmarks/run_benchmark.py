@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.generate_corpus import generate
+from communique.settings import DEFAULT_BATCH_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT / "benchmarks" / "corpus"
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--statements", type=int, default=10_000)
     parser.add_argument("--corpus", type=Path, help="Use this raw folder instead.")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=5_000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--mode", choices=["server", "ephemeral"], default="server")
     parser.add_argument("--task-runner", choices=["thread", "dask"], default="thread")
     parser.add_argument("--dask-address")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from communique.settings import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
+from communique.settings import DEFAULT_BATCH_SIZE, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 
 
 def prefect_defaults() -> None:
@@ -91,7 +91,7 @@ path_option = click.Path(path_type=Path)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=5_000,
+    default=DEFAULT_BATCH_SIZE,
     show_default=True,
     help="Documents per batch (bounds memory).",
 )

@@ -31,7 +31,7 @@ from pydantic import DirectoryPath, Field, FilePath
 from communique.catalog import build_catalog
 from communique.gazetteer import DEFAULT_GAZETTEER_PATH, Gazetteer
 from communique.lexicon import DEFAULT_LEXICON_PATH, Lexicon
-from communique.settings import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
+from communique.settings import DEFAULT_BATCH_SIZE, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from communique.store import (
     SnapshotWriter,
     carry_over_all,
@@ -57,9 +57,6 @@ from tasks.validate import snapshot_consistency_problems, validate_table
 # Batches processed at once (the thread runner's workers): each holds a batch of frames in
 # memory, so this (with batch_size) bounds the run's memory whatever the corpus size.
 PARALLEL_BATCHES = 2
-# 5,000 statements (~15 MB of text) per batch: two in flight peaked at ~1.3 GB RSS on
-# 100k statements against ~1.7 GB with 10,000, at the same speed (docs/performance.md).
-DEFAULT_BATCH_SIZE = 5_000
 
 
 # Benchmarks set this to a file path: the flow then writes its phase timings there as JSON
