@@ -113,7 +113,10 @@ def new_run_id(started_at: datetime) -> str:
     return f"{started_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
 
 
-def _batches(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+def _batches(frame: pl.DataFrame, size: int, workers: int) -> list[pl.DataFrame]:
+    """Slices of at most `size` rows, and at least one per worker when there are rows
+    enough (10,000 files in one batch would leave a worker idle)."""
+    size = max(1, min(size, -(-frame.height // workers)))
     return [frame.slice(offset, size) for offset in range(0, frame.height, size)]
 
 
@@ -239,12 +242,12 @@ def _build_snapshot(
         files_seen = files.height + rejects.height
         del files
 
-    batches = _batches(plan.to_read, batch_size)
+    workers = _batch_workers()
+    batches = _batches(plan.to_read, batch_size, workers)
     with phase("batches"):
         # One batch more than the runner's workers is in flight, so a worker never waits
         # for the flow; finished batches return only their small BatchResult. Memory is
         # bounded by the batches in flight, whatever the corpus size.
-        workers = _batch_workers()
         in_flight: deque[PrefectFuture[BatchResult]] = deque()
         results: list[BatchResult] = []
         for number, files_batch in enumerate(batches):
