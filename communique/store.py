@@ -278,11 +278,30 @@ def carry_over_all(writer: SnapshotWriter, tables: tuple[str, ...] = DOCUMENT_TA
                 writer.link_part(table, path)
 
 
+def scan_table(snapshot: Path, table: str) -> pl.LazyFrame:
+    """All of a table's part files (an empty frame with the contract when none)."""
+    files = table_files(snapshot, table)
+    return pl.scan_parquet(files) if files else empty_frame(table).lazy()
+
+
 def scan_snapshot(snapshot: Path) -> dict[str, pl.LazyFrame]:
     """Lazy scans of every table of a snapshot folder (published or staged)."""
-    return {
-        table: pl.scan_parquet(files)
-        if (files := table_files(snapshot, table))
-        else empty_frame(table).lazy()
-        for table in TABLES
-    }
+    return {table: scan_table(snapshot, table) for table in TABLES}
+
+
+# Every document's rows of every document table are in the part files of one name
+# (`<table>/part-<run>-NNNNN.parquet`; carried-over parts keep their older name but are
+# linked or rewritten whole), so work per document can read one part's files at a time
+# and hold only small results: memory stays that of a batch, whatever the snapshot size.
+
+
+def scan_parts(snapshot: Path, tables: tuple[str, ...]) -> Iterator[dict[str, pl.LazyFrame]]:
+    """The files of ``tables`` part by part (a table without the part's file is empty)."""
+    names = sorted({path.stem for table in tables for path in table_files(snapshot, table)})
+    for part in names:
+        yield {table: _scan_part(snapshot, table, part) for table in tables}
+
+
+def _scan_part(snapshot: Path, table: str, part: str) -> pl.LazyFrame:
+    path = snapshot / table / f"{part}.parquet"
+    return pl.scan_parquet(path) if path.is_file() else empty_frame(table).lazy()

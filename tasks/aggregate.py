@@ -17,9 +17,9 @@ from pathlib import Path
 
 import polars as pl
 
+from communique.store import scan_parts
 from schemas import conform, empty_frame
 from schemas._types import THEMES
-from tasks.snapshot_parts import scan_parts
 
 AGGREGATE_TABLES = (
     "document_themes",

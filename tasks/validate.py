@@ -15,9 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
+from communique.store import scan_parts, scan_table
 from schemas import TABLES
 from schemas._pandera import pa
-from tasks.snapshot_parts import scan_parts, scan_table
 
 
 class TableValidationError(RuntimeError):
