@@ -139,20 +139,31 @@ def _scan_folder(
 ) -> list[_Folder]:
     """Sort one folder's entries into ``found``; return its subfolders to walk."""
     try:
-        # Listed through a descriptor, each entry's lstat looks up one name instead of
-        # its whole path: ~12 % less CPU time for 100k files.
-        folder = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY)
+        folder, entries = _open_and_list(dir_path)
     except OSError as exc:
         found.reject(dir_rel or ".", "unreadable", f"The folder cannot be listed: {exc}.")
         return []
     try:
-        return _sort_entries(folder, dir_path, dir_rel, ancestors, root, max_bytes, found)
+        return _sort_entries(entries, dir_path, dir_rel, ancestors, root, max_bytes, found)
     finally:
         os.close(folder)
 
 
+def _open_and_list(dir_path: str) -> tuple[int, list[os.DirEntry]]:
+    """The folder's descriptor and its entries. Listed through a descriptor, each entry's
+    lstat looks up one name instead of its whole path (~12 % less CPU time for 100k
+    files), so the descriptor stays open while the entries are sorted."""
+    folder = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with os.scandir(folder) as listing:
+            return folder, list(listing)
+    except BaseException:
+        os.close(folder)
+        raise
+
+
 def _sort_entries(
-    folder: int,
+    entries: list[os.DirEntry],
     dir_path: str,
     dir_rel: str,
     ancestors: frozenset[tuple[int, int]],
@@ -163,12 +174,6 @@ def _sort_entries(
     """The loop that runs once per file, so a plain file costs the least Python: cheap
     tests on its name, then one lstat."""
     subfolders: list[_Folder] = []
-    try:
-        with os.scandir(folder) as listing:
-            entries = list(listing)
-    except OSError as exc:
-        found.reject(dir_rel or ".", "unreadable", f"The folder cannot be listed: {exc}.")
-        return subfolders
     prefix = f"{dir_rel}/" if dir_rel else ""
     reject = found.reject
     add_path, add_format = found.source_paths.append, found.formats.append
