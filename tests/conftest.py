@@ -38,3 +38,48 @@ def devset_raw(devset, tmp_path) -> Path:
         path.chmod(0o644)
     raw.chmod(0o755)
     return raw
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 API (moto's server) on 127.0.0.1, reached by s3fs through fsspec's config.
+
+    Credentials are dummies; the endpoint is set for every ``s3://`` URL of the session
+    (``FSSPEC_S3_ENDPOINT_URL``), in this process and in the processes it starts.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    patch = pytest.MonkeyPatch()
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "FSSPEC_S3_ENDPOINT_URL": endpoint,
+    }.items():
+        patch.setenv(key, value)
+    import fsspec.config
+
+    # fsspec reads FSSPEC_* variables once, at import
+    fsspec.config.set_conf_env(fsspec.config.conf)
+    yield endpoint
+    patch.undo()
+    fsspec.config.conf.get("s3", {}).pop("endpoint_url", None)
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, request) -> str:
+    """A new, empty bucket on the loopback S3 server: ``s3://<name>``."""
+    import re
+
+    import fsspec
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir(name)
+    fs.invalidate_cache()
+    return f"s3://{name}"
