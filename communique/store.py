@@ -261,12 +261,15 @@ class SnapshotWriter:
                 link.symlink_to(Path(CURRENT) / table)
 
     def _drop_old_snapshots(self) -> None:
-        done = sorted(
+        # Oldest first by name (run ids start with their start time), but never the one
+        # just published, even when its name sorts first: a snapshot pulled from object
+        # storage (communique.remote) may have started before this copy's own runs.
+        others = sorted(
             p
             for p in (self.out_dir / SNAPSHOTS).iterdir()
-            if p.is_dir() and not p.name.endswith(PARTIAL_SUFFIX)
+            if p.is_dir() and not p.name.endswith(PARTIAL_SUFFIX) and p != self.final
         )
-        for old in done[:-KEEP_SNAPSHOTS]:
+        for old in others[: max(len(others) - (KEEP_SNAPSHOTS - 1), 0)]:
             shutil.rmtree(old, ignore_errors=True)
 
 
