@@ -43,6 +43,8 @@ from schemas import empty_frame
 
 CURRENT_JSON = "_current.json"
 STATE_DIR_ENV = "COMMUNIQUE_STATE_DIR"
+# In the working copy: the run id the URL published when this copy last pushed or pulled.
+SYNCED_RUN = ".synced-run"
 
 
 def working_copy(out: Location) -> Path:
@@ -93,16 +95,16 @@ def pull(out: Location, local: Path) -> str | None:
     """Publish the remote's current snapshot in ``local`` when ``local`` does not have it.
 
     That happens on a fresh machine or when another machine pushed last. Nothing happens
-    when the remote is empty or ``local`` already has that snapshot (as its current one,
-    or as an older one: then ``local`` is ahead, a push that failed, and ``push`` sends
-    it). Returns the run id pulled, or None.
+    when the remote is empty, or publishes what this copy last pushed or pulled, or a
+    snapshot this copy has: then ``local`` is the same or ahead (runs whose push failed)
+    and ``push`` sends it. Returns the run id pulled, or None.
     """
     out.fs.invalidate_cache()
     current = read_current(out)
     if current is None:
         return None
     run_id = current["run_id"]
-    if (local / SNAPSHOTS / run_id / MANIFEST).is_file():
+    if run_id == _synced_run(local) or (local / SNAPSHOTS / run_id / MANIFEST).is_file():
         return None
     prefix = current["snapshot"]
     manifest = json.loads(out.fs.cat_file(out.child(f"{prefix}/{MANIFEST}")))
@@ -118,6 +120,7 @@ def pull(out: Location, local: Path) -> str | None:
     except BaseException:
         writer.abandon()
         raise
+    _record_synced_run(local, run_id)
     return run_id
 
 
@@ -149,6 +152,7 @@ def push(local: Path, out: Location) -> Pushed | None:
     out.fs.invalidate_cache()
     remote = read_current(out)
     if remote is not None and remote["run_id"] == run_id:
+        _record_synced_run(local, run_id)
         return Pushed(run_id)
     prefix = f"{SNAPSHOTS}/{run_id}"
     already_there = _object_sizes(out, prefix)
@@ -177,8 +181,22 @@ def push(local: Path, out: Location) -> Pushed | None:
         )
     out.fs.pipe_file(out.child(f"{prefix}/{MANIFEST}"), (snapshot / MANIFEST).read_bytes())
     out.fs.pipe_file(out.child(CURRENT_JSON), _current_document(manifest, prefix))
+    _record_synced_run(local, run_id)
     deleted = _drop_old_snapshots(out, keep={run_id, previous_id})
     return Pushed(run_id, tuple(uploads), tuple(copies), tuple(deleted))
+
+
+def _synced_run(local: Path) -> str | None:
+    try:
+        return (local / SYNCED_RUN).read_text()
+    except FileNotFoundError:
+        return None
+
+
+def _record_synced_run(local: Path, run_id: str) -> None:
+    temporary = local / f"{SYNCED_RUN}.{os.getpid()}"
+    temporary.write_text(run_id)
+    os.replace(temporary, local / SYNCED_RUN)
 
 
 def _current_document(manifest: dict, prefix: str) -> bytes:

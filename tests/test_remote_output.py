@@ -5,6 +5,7 @@ these tests need no Prefect.
 """
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -33,6 +34,7 @@ from communique.store import (
     read_table,
 )
 from schemas import TABLES
+from tests.conftest import PROJECT_ROOT
 from tests.tables import document_tables
 
 
@@ -190,36 +192,38 @@ def test_an_interrupted_push_leaves_the_old_snapshot_and_the_next_push_completes
     s3_bucket, calls, tmp_path
 ):
     fs = fsspec.filesystem("s3", skip_instance_cache=True)
-    interruption = 0
-    while True:  # interrupt the push of run-2 after 0, 1, 2, … writes, until it completes
-        out = Location(fs, f"{s3_bucket.removeprefix('s3://')}/out-{interruption}")
+
+    def run_2_to_push(name: str) -> tuple[Location, Path, dict[str, pl.DataFrame]]:
+        """A folder that publishes run-1, and a working copy with run-2 to push."""
+        out = Location(fs, f"{s3_bucket.removeprefix('s3://')}/{name}")
         calls.root = out.path
-        local = tmp_path / f"local-{interruption}"
+        local = tmp_path / name
         publish(local, "run-1", {"a.txt": ["One."]})
         push(local, out)
-        old_tables = local_tables(local)
+        run_1 = local_tables(local)
         publish(local, "run-2", {"b.txt": ["Two."]}, carry=True)
         calls.clear()
+        return out, local, run_1
+
+    out, local, _ = run_2_to_push("complete")
+    push(local, out)
+    writes = len(calls.of("upload", "copy", "put"))
+    parts = sum(len(entry["files"]) for entry in read_manifest(local)["tables"].values())
+    assert writes == parts + 2  # every part, the snapshot's manifest, _current.json
+    for interruption in sorted({0, 1, writes // 3, writes // 2, writes - 2, writes - 1}):
+        out, local, run_1 = run_2_to_push(f"interrupted-{interruption}")
         calls.fail_after = interruption
-        try:
+        with pytest.raises(ConnectionError):
             push(local, out)
-        except ConnectionError:
-            pass
-        else:
-            break
         assert read_current(out)["run_id"] == "run-1"
-        assert_remote_tables(out, old_tables)
+        assert_remote_tables(out, run_1)
         done_before = set(calls.of("upload", "copy"))
         calls.clear()
         calls.fail_after = None
         push(local, out)
         assert read_current(out)["run_id"] == "run-2"
         assert_remote_tables(out, local_tables(local))
-        assert not done_before & set(calls.of("upload", "copy")), "done twice"
-        interruption += 1
-    # every part, the snapshot's manifest and _current.json: each was a point of failure
-    parts = sum(len(entry["files"]) for entry in read_manifest(local)["tables"].values())
-    assert interruption == parts + 2
+        assert not done_before & set(calls.of("upload", "copy")), "sent twice"
 
 
 def test_pull_onto_an_empty_working_copy_continues_from_the_remote(out, calls, tmp_path):
@@ -247,10 +251,15 @@ def test_pull_leaves_the_working_copy_alone_when_the_remote_is_empty_or_behind(o
     assert not local.exists()
     publish(local, "run-1", {"a.txt": ["One."]})
     push(local, out)
-    publish(local, "run-2", {"b.txt": ["Two."]}, carry=True)  # its push failed, say
+    # runs whose pushes failed, so many that run-1 is no longer among the local snapshots
+    for number in range(2, KEEP_SNAPSHOTS + 3):
+        publish(local, f"run-{number}", {f"{number}.txt": ["Two."]}, carry=True)
+    assert not (local / SNAPSHOTS / "run-1").exists()
     assert pull(out, local) is None
-    assert read_manifest(local)["run_id"] == "run-2"
-    assert push(local, out).run_id == "run-2"
+    newest = f"run-{KEEP_SNAPSHOTS + 2}"
+    assert read_manifest(local)["run_id"] == newest
+    assert push(local, out).run_id == newest
+    assert_remote_tables(out, local_tables(local))
 
 
 def test_a_pulled_snapshot_older_by_name_than_the_local_ones_stays_current(out, tmp_path):
@@ -314,16 +323,19 @@ def test_working_copies_are_named_after_their_url_under_the_state_dir(monkeypatc
         working_copy(parse_location(tmp_path))
 
 
-# What docs/object-storage-output.md tells DuckDB users to run, with a local copy of the
-# bucket standing in for s3:// (httpfs reads s3:// URLs the same way).
-DUCKDB_RECIPE = """
-SET VARIABLE root = '{root}';
-SET VARIABLE paragraph_files = (
-  SELECT [getvariable('root') || '/' || f FOR f IN tables.paragraphs.files]
-  FROM read_json(getvariable('root') || '/_current.json')
-);
-SELECT count(*) FROM read_parquet(getvariable('paragraph_files'));
-"""
+def documented_duckdb_recipe() -> list[str]:
+    """The statements of the docs' DuckDB recipe for an object-storage output folder,
+    without those that load httpfs and credentials."""
+    for doc in (PROJECT_ROOT / "docs").glob("*.md"):
+        for block in re.findall(r"```sql\n(.*?)```", doc.read_text(), re.S):
+            if "_current.json" in block:
+                statements = [s.strip() for s in block.split(";")]
+                return [
+                    s
+                    for s in statements
+                    if s and not s.startswith(("INSTALL", "LOAD", "CREATE SECRET"))
+                ]
+    raise AssertionError("no DuckDB recipe for _current.json in docs/")
 
 
 def test_the_documented_duckdb_recipe_reads_the_current_snapshot(out, tmp_path):
@@ -332,8 +344,17 @@ def test_the_documented_duckdb_recipe_reads_the_current_snapshot(out, tmp_path):
     push(local, out)
     publish(local, "run-2", {"b.txt": ["Three."]}, carry=True)
     push(local, out)
+    # a copy of the bucket stands in for s3:// (httpfs reads s3:// URLs the same way)
     copy = tmp_path / "bucket-copy"
     out.fs.get(out.path + "/", str(copy), recursive=True)
-    assert len(list((copy / SNAPSHOTS).iterdir())) == 2  # the query must pick the current one
-    (count,) = duckdb.connect().execute(DUCKDB_RECIPE.format(root=copy)).fetchone()
-    assert count == read_remote_table(out, "paragraphs").height == 3
+    assert len(list((copy / SNAPSHOTS).iterdir())) == 2  # the recipe must pick the current one
+    connection = duckdb.connect()
+    *setup, run_id_query, join_query = documented_duckdb_recipe()
+    for statement in setup:
+        connection.execute(statement.replace("s3://my-bucket/communique", str(copy)))
+    assert connection.execute(run_id_query).fetchall() == [("run-2",)]
+    assert connection.execute(join_query).fetchall() == [
+        ("a.txt", 1, "One."),
+        ("a.txt", 2, "Two."),
+        ("b.txt", 1, "Three."),
+    ]
