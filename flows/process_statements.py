@@ -26,11 +26,12 @@ from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import DirectoryPath, Field, FilePath
+from pydantic import AfterValidator, BeforeValidator, Field, FilePath
 
 from communique.catalog import build_catalog
 from communique.gazetteer import DEFAULT_GAZETTEER_PATH, Gazetteer
 from communique.lexicon import DEFAULT_LEXICON_PATH, Lexicon
+from communique.locations import Location, parse_location
 from communique.settings import DEFAULT_BATCH_SIZE, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from communique.store import (
     SnapshotWriter,
@@ -120,13 +121,33 @@ def _batches(frame: pl.DataFrame, size: int, workers: int) -> list[pl.DataFrame]
     return [frame.slice(offset, size) for offset in range(0, frame.height, size)]
 
 
+def _existing_if_local(raw_dir: str) -> str:
+    """Refuse a local raw folder that does not exist, or a URL whose filesystem package is
+    missing, before the run starts; a missing remote folder is discover's `unreadable`."""
+    try:
+        raw = parse_location(raw_dir)
+    except ImportError as exc:  # fsspec names the package, e.g. "Install s3fs to access S3"
+        raise ValueError(str(exc)) from None
+    if raw.is_local and not os.path.isdir(raw.path):
+        raise ValueError(f"Path does not point to a directory: {raw_dir}")
+    return raw_dir
+
+
+# A local path or an fsspec URL (s3://bucket/raw); a string in the flow's parameter schema.
+RawFolder = Annotated[
+    str,
+    BeforeValidator(lambda value: os.fspath(value) if isinstance(value, os.PathLike) else value),
+    AfterValidator(_existing_if_local),
+]
+
+
 @flow(
     name="process-statements",
     task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_BATCHES),
     validate_parameters=True,
 )
 async def process_statements(
-    raw_dir: DirectoryPath = DEFAULT_RAW_DIR,
+    raw_dir: RawFolder = str(DEFAULT_RAW_DIR),
     out_dir: Path = DEFAULT_OUT_DIR,
     taxonomy: FilePath | None = None,
     gazetteer: FilePath | None = None,
@@ -147,7 +168,7 @@ async def process_statements(
     phase = PhaseTimer()
     summary = await asyncio.to_thread(
         _run,
-        Path(raw_dir).resolve(),
+        parse_location(raw_dir),
         Path(out_dir).resolve(),
         Path(taxonomy or DEFAULT_LEXICON_PATH),
         Path(gazetteer or DEFAULT_GAZETTEER_PATH),
@@ -164,7 +185,7 @@ async def process_statements(
 
 
 def _run(
-    raw_dir: Path,
+    raw: Location,
     out_dir: Path,
     taxonomy: Path,
     gazetteer: Path,
@@ -185,7 +206,7 @@ def _run(
                 lexicon = load_taxonomy(taxonomy)
                 entities = load_gazetteer_task(gazetteer)
             summary = _build_snapshot(
-                writer, raw_dir, lexicon, entities, full_refresh, batch_size, max_file_bytes,
+                writer, raw, lexicon, entities, full_refresh, batch_size, max_file_bytes,
                 started_at, phase,
             )  # fmt: skip
         except BaseException as exc:
@@ -215,7 +236,7 @@ def _run(
 
 def _build_snapshot(
     writer: SnapshotWriter,
-    raw_dir: Path,
+    raw: Location,
     lexicon: Lexicon,
     gazetteer: Gazetteer,
     full_refresh: bool,
@@ -226,7 +247,7 @@ def _build_snapshot(
 ) -> RunSummary:
     run_id = writer.run_id
     with phase("discover"):
-        files, rejects = discover_files(raw_dir, max_file_bytes)
+        files, rejects = discover_files(raw, max_file_bytes)
     with phase("plan"):
         previous_manifest = read_manifest(writer.out_dir) or {}
         taxonomy_changed = previous_manifest.get("taxonomy_version") != lexicon.version
@@ -258,6 +279,7 @@ def _build_snapshot(
                 process_batch.submit(
                     part,
                     files_batch,
+                    raw,
                     lexicon,
                     gazetteer,
                     writer,

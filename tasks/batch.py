@@ -17,6 +17,7 @@ import polars as pl
 
 from communique.gazetteer import Gazetteer
 from communique.lexicon import Lexicon
+from communique.locations import Location
 from communique.store import SnapshotWriter
 from schemas import conform
 from tasks.classify import classify
@@ -74,8 +75,10 @@ class BatchResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def read_stage(part: str, files: pl.DataFrame, max_file_bytes: int) -> Batch:
-    docs, rejects = read_decode(files.drop("previous_content_sha256"), max_bytes=max_file_bytes)
+def read_stage(part: str, files: pl.DataFrame, source: Location, max_file_bytes: int) -> Batch:
+    docs, rejects = read_decode(
+        files.drop("previous_content_sha256"), source=source, max_bytes=max_file_bytes
+    )
     docs = docs.join(files.select("doc_id", "previous_content_sha256"), on="doc_id", how="left")
     changed, unchanged = drop_unchanged(docs)
     batch = Batch(part=part, documents=changed, unchanged=unchanged)
@@ -146,6 +149,7 @@ def write_stage(batch: Batch, writer: SnapshotWriter) -> BatchResult:
 def run_batch(
     part: str,
     files: pl.DataFrame,
+    source: Location,
     lexicon: Lexicon,
     gazetteer: Gazetteer,
     writer: SnapshotWriter,
@@ -153,7 +157,8 @@ def run_batch(
     ingested_at: datetime,
     max_file_bytes: int,
 ) -> BatchResult:
-    """Read, derive, validate and write one batch of files; time every stage."""
+    """Read (from the folder ``source``), derive, validate and write one batch of files;
+    time every stage."""
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -163,7 +168,7 @@ def run_batch(
         seconds[stage], clock = now - clock, now
         return value
 
-    batch = timed("read-and-decode", read_stage(part, files, max_file_bytes))
+    batch = timed("read-and-decode", read_stage(part, files, source, max_file_bytes))
     batch = timed("extract-text", extract_stage(batch))
     batch = timed("segment", segment_stage(batch))
     batch = timed("classify", classify_stage(batch, lexicon))

@@ -34,10 +34,16 @@ import unicodedata
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from tasks.discover import FILES_SCHEMA, REJECTS_SCHEMA
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+    from communique.locations import Location
 
 DOCS_SCHEMA = pl.Schema(
     {
@@ -236,10 +242,35 @@ def _read_all(
             return
 
 
+# Objects fetched per fsspec call: s3fs, gcsfs and adlfs send a call's requests at once.
+# The bytes a call may hold are bounded too (by the listed sizes).
+FETCH_FILES = 256
+FETCH_BYTES = 64 << 20
+
+
+def _fetch_all(
+    fs: AbstractFileSystem, paths: list[str], sizes: list[int | None], max_bytes: int
+) -> Iterator[bytes | Exception]:
+    """`_read_all` for a filesystem other than the local one: each object's bytes (or the
+    error fetching it gave), in order, at most ``max_bytes + 1`` of each."""
+    start = 0
+    while start < len(paths):
+        end, held = start + 1, sizes[start] or 0
+        while end < len(paths) and end - start < FETCH_FILES and held < FETCH_BYTES:
+            held += sizes[end] or 0
+            end += 1
+        # A range request for an empty object fails on S3 (416), so those are read whole.
+        starts = [None if size == 0 else 0 for size in sizes[start:end]]
+        ends = [None if size == 0 else max_bytes + 1 for size in sizes[start:end]]
+        yield from fs.cat_ranges(paths[start:end], starts, ends, on_error="return")
+        start = end
+
+
 def read_decode(
-    files: pl.DataFrame, *, max_bytes: int = 50_000_000
+    files: pl.DataFrame, *, source: Location, max_bytes: int = 50_000_000
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Read and decode every file of a `discover` frame; return ``(docs, rejects)``.
+    """Read and decode every file of a `discover` frame of the folder ``source``; return
+    ``(docs, rejects)``.
 
     docs = the files columns + content_sha256, encoding, raw_text. A file that vanished
     or cannot be opened since discovery becomes an ``unreadable`` reject; nothing raises.
@@ -249,14 +280,17 @@ def read_decode(
     encodings: list[str] = []
     texts: list[bytes] = []  # UTF-8
     rejects: list[tuple[str, str, str]] = []
-    contents = _read_all(files["path"].to_list(), files["size_bytes"].to_list(), max_bytes)
+    paths, sizes = files["path"].to_list(), files["size_bytes"].to_list()
+    if source.is_local:
+        contents = _read_all(paths, sizes, max_bytes)
+    else:
+        contents = _fetch_all(source.fs, paths, sizes, max_bytes)
     for i, (source_path, data) in enumerate(
         zip(files["source_path"].to_list(), contents, strict=True)
     ):
-        if isinstance(data, OSError):
-            rejects.append(
-                (source_path, "unreadable", f"The file cannot be read: {data.strerror or data}.")
-            )
+        if isinstance(data, Exception):
+            reason = getattr(data, "strerror", None) or data
+            rejects.append((source_path, "unreadable", f"The file cannot be read: {reason}."))
             continue
         if len(data) > max_bytes:
             rejects.append((source_path, "too_large", f"The file has more than {max_bytes} bytes."))

@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from communique.gazetteer import Gazetteer, load_gazetteer
 from communique.lexicon import Lexicon, load_lexicon
+from communique.locations import Location
 from communique.store import SnapshotWriter
 from tasks.batch import BatchResult, run_batch
 from tasks.discover import discover
@@ -52,8 +53,8 @@ def load_gazetteer_task(path: Path) -> Gazetteer:
 
 
 @io_stage(name="discover")
-def discover_files(raw_dir: Path, max_file_bytes: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return discover(raw_dir, max_bytes=max_file_bytes)
+def discover_files(raw: Location, max_file_bytes: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return discover(raw, max_bytes=max_file_bytes)
 
 
 @stage(name="plan")
@@ -65,6 +66,7 @@ def plan_run(files: pl.DataFrame, previous: pl.DataFrame, full_refresh: bool) ->
 def process_batch(
     part: str,
     files: pl.DataFrame,
+    source: Location,
     lexicon: Lexicon,
     gazetteer: Gazetteer,
     writer: SnapshotWriter,
@@ -72,7 +74,9 @@ def process_batch(
     ingested_at: datetime,
     max_file_bytes: int,
 ) -> BatchResult:
-    result = run_batch(part, files, lexicon, gazetteer, writer, run_id, ingested_at, max_file_bytes)
+    result = run_batch(
+        part, files, source, lexicon, gazetteer, writer, run_id, ingested_at, max_file_bytes
+    )
     # The stages are not task runs of their own: this line shows where the batch's time went.
     get_run_logger().info(
         "%s: %d files, %d documents and %d paragraphs written, %d unchanged, %d rejected; %s",

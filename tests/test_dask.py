@@ -52,6 +52,7 @@ def test_cluster_listens_on_loopback_only(cluster):
 def test_task_inputs_pickle(tmp_path):
     """Dask ships task parameters and results to other processes by pickling them."""
     from communique.lexicon import load_lexicon
+    from communique.locations import parse_location
     from communique.store import SnapshotWriter
     from tasks.batch import Batch
     from tasks.discover import discover
@@ -63,7 +64,9 @@ def test_task_inputs_pickle(tmp_path):
     assert roundtrip(lexicon) == lexicon
     writer = SnapshotWriter(tmp_path / "out", "r1")
     assert vars(roundtrip(writer)) == vars(writer)
-    files, rejects = discover(DEVSET_DOCS if DEVSET_DOCS.is_dir() else tmp_path)
+    raw = parse_location(DEVSET_DOCS if DEVSET_DOCS.is_dir() else tmp_path)
+    assert roundtrip(raw) == raw
+    files, rejects = discover(raw)
     batch = roundtrip(Batch(part="part-1", documents=files, rejects=rejects))
     assert batch.part == "part-1" and batch.documents.equals(files)
     assert batch.rejects.equals(rejects)

@@ -5,6 +5,7 @@ import unicodedata
 import polars as pl
 import pytest
 
+from communique.locations import parse_location
 from tasks import decode
 from tasks.decode import (
     DOCS_SCHEMA,
@@ -82,8 +83,8 @@ def test_rejects(data, reason):
 def test_read_decode_columns_hash_and_text(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbfHello\r\nworld")
     (tmp_path / "b.md").write_bytes(CURLY.encode("cp1252"))
-    files, _ = discover(tmp_path)
-    docs, rejects = read_decode(files)
+    files, _ = discover(parse_location(tmp_path))
+    docs, rejects = read_decode(files, source=parse_location(tmp_path))
     assert rejects.is_empty()
     assert docs.schema == DOCS_SCHEMA
     a = docs.row(0, named=True)
@@ -114,8 +115,8 @@ DECODE_PATHS = {
 def test_read_decode_text_equals_decode_bytes_on_every_path(tmp_path):
     for name, data in DECODE_PATHS.items():
         (tmp_path / name).write_bytes(data)
-    files, _ = discover(tmp_path)
-    docs, rejects = read_decode(files)
+    files, _ = discover(parse_location(tmp_path))
+    docs, rejects = read_decode(files, source=parse_location(tmp_path))
     assert rejects.is_empty()
     for path, text in docs.select("path", "raw_text").iter_rows():
         data = DECODE_PATHS[path.rsplit("/", 1)[-1]]
@@ -128,12 +129,14 @@ def test_read_decode_rejects_instead_of_raising(tmp_path):
     (tmp_path / "big.txt").write_text("x" * 50)
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "ok.txt").write_text("fine")
-    files, _ = discover(tmp_path)
+    files, _ = discover(parse_location(tmp_path))
     (tmp_path / "gone.txt").unlink()
     extra = files.filter(pl.col("source_path") == "ok.txt").with_columns(
         source_path=pl.lit("dir.txt"), path=pl.lit(str(tmp_path / "dir.txt"))
     )
-    docs, rejects = read_decode(pl.concat([files, extra]), max_bytes=20)
+    docs, rejects = read_decode(
+        pl.concat([files, extra]), source=parse_location(tmp_path), max_bytes=20
+    )
     assert docs["source_path"].to_list() == ["ok.txt"]
     assert dict(zip(rejects["source_path"], rejects["reason"], strict=True)) == {
         "big.txt": "too_large",
@@ -152,11 +155,11 @@ def test_read_decode_keeps_file_order_across_read_chunks(tmp_path, monkeypatch, 
     n = 2 * READ_CHUNK * (2 * READ_THREADS + 3) + 5
     for i in range(n):
         (tmp_path / f"{i:05d}.txt").write_text(f"Statement {i}.\r\n" + "x" * (i % 300))
-    files, _ = discover(tmp_path)
+    files, _ = discover(parse_location(tmp_path))
     gone = {f"{i:05d}.txt" for i in range(0, n, 97)}
     for name in gone:
         (tmp_path / name).unlink()
-    docs, rejects = read_decode(files)
+    docs, rejects = read_decode(files, source=parse_location(tmp_path))
     kept = [f"{i:05d}.txt" for i in range(n) if f"{i:05d}.txt" not in gone]
     assert docs["source_path"].to_list() == kept
     assert docs["raw_text"].to_list() == [
@@ -167,7 +170,8 @@ def test_read_decode_keeps_file_order_across_read_chunks(tmp_path, monkeypatch, 
 
 
 def test_empty_input_keeps_schema():
-    files, _ = discover(__import__("pathlib").Path("/nonexistent-folder"))
-    docs, rejects = read_decode(files)
+    missing = parse_location("/nonexistent-folder")
+    files, _ = discover(missing)
+    docs, rejects = read_decode(files, source=missing)
     assert docs.is_empty() and docs.schema == DOCS_SCHEMA
     assert rejects.is_empty()

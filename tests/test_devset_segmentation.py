@@ -6,6 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from communique.locations import parse_location
 from tasks.decode import read_decode
 from tasks.discover import discover
 from tasks.extract import extract
@@ -21,8 +22,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def ingested() -> tuple[pl.DataFrame, pl.DataFrame]:
-    files, file_rejects = discover(DEVSET / "docs")
-    docs, decode_rejects = read_decode(files)
+    docs_dir = parse_location(DEVSET / "docs")
+    files, file_rejects = discover(docs_dir)
+    docs, decode_rejects = read_decode(files, source=docs_dir)
     docs, extract_rejects = extract(docs)
     docs, paragraphs = segment(docs)
     assert file_rejects.is_empty() and decode_rejects.is_empty() and extract_rejects.is_empty()

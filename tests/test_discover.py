@@ -5,6 +5,7 @@ from pathlib import Path
 
 import polars as pl
 
+from communique.locations import parse_location
 from tasks.discover import FILES_SCHEMA, REJECTS_SCHEMA, discover
 
 
@@ -23,7 +24,7 @@ def test_supported_files_with_ids_formats_and_relative_paths(tmp_path):
     write(tmp_path / "sub" / "deeper" / "A.MD")
     write(tmp_path / "page.htm")
     write(tmp_path / "page2.HTML")
-    files, rejects = discover(tmp_path)
+    files, rejects = discover(parse_location(tmp_path))
     assert rejects.is_empty()
     assert files["source_path"].to_list() == ["b.txt", "page.htm", "page2.HTML", "sub/deeper/A.MD"]
     assert files["format"].to_list() == ["txt", "html", "html", "md"]
@@ -42,7 +43,7 @@ def test_other_extensions_and_oversized_files_are_rejected(tmp_path):
     write(tmp_path / "noextension")
     write(tmp_path / "big.txt", b"x" * 101)
     write(tmp_path / "ok.txt", b"x" * 100)
-    files, rejects = discover(tmp_path, max_bytes=100)
+    files, rejects = discover(parse_location(tmp_path), max_bytes=100)
     assert files["source_path"].to_list() == ["ok.txt"]
     assert reasons(rejects) == {
         "big.txt": "too_large",
@@ -56,7 +57,7 @@ def test_hidden_files_and_folders_are_rejected_without_descending(tmp_path):
     write(tmp_path / ".hidden.txt")
     write(tmp_path / ".git" / "a.txt")
     write(tmp_path / "sub" / ".DS_Store")
-    files, rejects = discover(tmp_path)
+    files, rejects = discover(parse_location(tmp_path))
     assert files.is_empty()
     assert reasons(rejects) == {
         ".git": "hidden_file",
@@ -68,7 +69,7 @@ def test_hidden_files_and_folders_are_rejected_without_descending(tmp_path):
 def test_odd_names_are_normal_documents(tmp_path):
     write(tmp_path / "with space.txt")
     write(tmp_path / "Überraschung – déjà vu.md")
-    files, _ = discover(tmp_path)
+    files, _ = discover(parse_location(tmp_path))
     assert files["source_path"].to_list() == ["with space.txt", "Überraschung – déjà vu.md"]
 
 
@@ -80,7 +81,7 @@ def test_symlinks_inside_are_followed_outside_are_not(tmp_path):
     os.symlink(outside, raw / "escape.txt")
     os.symlink(outside.parent, raw / "escape_dir")
     os.symlink(raw / "missing.txt", raw / "dangling.txt")
-    files, rejects = discover(raw)
+    files, rejects = discover(parse_location(raw))
     assert files["source_path"].to_list() == ["alias.txt", "real/doc.txt"]
     assert reasons(rejects) == {
         "dangling.txt": "unreadable",
@@ -93,23 +94,23 @@ def test_directory_symlink_loop_terminates(tmp_path):
     write(tmp_path / "a" / "doc.txt")
     os.symlink(tmp_path / "a", tmp_path / "a" / "loop")
     os.symlink(tmp_path, tmp_path / "a" / "to_root")
-    files, rejects = discover(tmp_path)
+    files, rejects = discover(parse_location(tmp_path))
     assert files["source_path"].to_list() == ["a/doc.txt"]
     assert reasons(rejects) == {"a/loop": "symlink_loop", "a/to_root": "symlink_loop"}
 
 
 def test_fifo_is_not_read(tmp_path):
     os.mkfifo(tmp_path / "pipe.txt")
-    files, rejects = discover(tmp_path)
+    files, rejects = discover(parse_location(tmp_path))
     assert files.is_empty()
     assert reasons(rejects) == {"pipe.txt": "not_a_regular_file"}
 
 
 def test_empty_and_missing_folders_keep_the_schema(tmp_path):
-    files, rejects = discover(tmp_path)
+    files, rejects = discover(parse_location(tmp_path))
     assert files.is_empty() and files.schema == FILES_SCHEMA
     assert rejects.is_empty() and rejects.schema == REJECTS_SCHEMA
-    files, rejects = discover(tmp_path / "nope")
+    files, rejects = discover(parse_location(tmp_path / "nope"))
     assert files.is_empty() and files.schema == FILES_SCHEMA
     assert rejects["reason"].to_list() == ["unreadable"]
 
@@ -118,7 +119,7 @@ def test_every_entry_lands_in_exactly_one_frame(tmp_path):
     names = ["a.txt", "b.md", "c.pdf", ".d.txt", "e/f.html", "e/g.json"]
     for name in names:
         write(tmp_path / name)
-    files, rejects = discover(tmp_path)
+    files, rejects = discover(parse_location(tmp_path))
     seen = files["source_path"].to_list() + rejects["source_path"].to_list()
     assert sorted(seen) == sorted(names)
 
@@ -130,7 +131,7 @@ def test_many_files_are_walked_quickly(tmp_path):
         for i in range(1000):
             (folder / f"{i}.txt").write_bytes(b"x")
     start = time.perf_counter()
-    files, rejects = discover(tmp_path)
+    files, rejects = discover(parse_location(tmp_path))
     elapsed = time.perf_counter() - start
     assert files.height == 20_000 and rejects.is_empty()
     assert elapsed < 2.0, f"discover took {elapsed:.2f}s for 20,000 files"

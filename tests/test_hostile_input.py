@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
+from communique.locations import parse_location
 from tasks.decode import read_decode
 from tasks.discover import discover
 from tasks.extract import extract
@@ -14,10 +15,10 @@ from tests.test_segment import assert_invariants
 
 
 def ingest(raw: Path, *, max_bytes: int = 50_000_000, before_read=None):
-    files, rejects1 = discover(raw, max_bytes=max_bytes)
+    files, rejects1 = discover(parse_location(raw), max_bytes=max_bytes)
     if before_read is not None:
         before_read()
-    docs, rejects2 = read_decode(files, max_bytes=max_bytes)
+    docs, rejects2 = read_decode(files, source=parse_location(raw), max_bytes=max_bytes)
     docs, rejects3 = extract(docs)
     docs, paragraphs = segment(docs)
     rejects = pl.concat([rejects1, rejects2, rejects3])
