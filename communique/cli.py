@@ -27,13 +27,19 @@ def fail(message: str) -> None:
 
 
 def preflight(
-    raw_dir: Path, out_dir: Path, taxonomy: Path | None, gazetteer: Path | None = None
+    raw_dir: str | Path, out_dir: Path, taxonomy: Path | None, gazetteer: Path | None = None
 ) -> None:
     """Refuse at once, with one clear line, what cannot run (before Prefect starts)."""
     from communique.gazetteer import DEFAULT_GAZETTEER_PATH, load_gazetteer
     from communique.lexicon import DEFAULT_LEXICON_PATH, LexiconError, load_lexicon
+    from communique.locations import parse_location
 
-    if not raw_dir.is_dir():
+    try:
+        raw = parse_location(raw_dir)
+        raw_exists = raw.fs.isdir(raw.path)
+    except Exception as exc:  # a missing package (fsspec's error names it), credentials, …
+        fail(f"raw directory {raw_dir} cannot be read: {exc}")
+    if not raw_exists:
         fail(f"raw directory {raw_dir} does not exist or is not a directory")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -62,10 +68,10 @@ path_option = click.Path(path_type=Path)
 @main.command()
 @click.option(
     "--raw-dir",
-    type=path_option,
-    default=DEFAULT_RAW_DIR,
+    default=str(DEFAULT_RAW_DIR),
     show_default=True,
-    help="Folder of statements (.txt, .md, .html), read recursively.",
+    help="Folder of statements (.txt, .md, .html), read recursively: a local path or an "
+    "fsspec URL such as s3://bucket/raw.",
 )
 @click.option(
     "--out-dir",

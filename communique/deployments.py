@@ -26,7 +26,8 @@ FLOW_NAME = "process-statements"
 SCHEDULED = "scheduled"
 MANUAL = "manual"
 # Parameters holding paths: relative values in the config are resolved against the
-# project folder, so a run does not depend on where `communique serve` was started.
+# project folder, so a run does not depend on where `communique serve` was started
+# (URLs such as s3://bucket/raw are kept as they are).
 PATH_PARAMETERS = ("raw_dir", "out_dir", "taxonomy")
 TAGS = ["communique"]
 
@@ -117,10 +118,13 @@ def _parameters(section: dict, name: str, path: Path, project_root: Path) -> dic
     parameters = section.get("parameters", {})
     if not isinstance(parameters, dict):
         raise DeploymentConfigError(f"{path}: [{name}.parameters] must be a table")
+    from fsspec.core import split_protocol
+
     resolved = dict(parameters)
     for key in PATH_PARAMETERS:
-        if isinstance(resolved.get(key), str):
-            resolved[key] = str((project_root / resolved[key]).resolve())
+        value = resolved.get(key)
+        if isinstance(value, str) and split_protocol(value)[0] is None:
+            resolved[key] = str((project_root / value).resolve())
     return resolved
 
 
