@@ -27,7 +27,10 @@ def fail(message: str) -> None:
 
 
 def preflight(
-    raw_dir: str | Path, out_dir: Path, taxonomy: Path | None, gazetteer: Path | None = None
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    taxonomy: Path | None,
+    gazetteer: Path | None = None,
 ) -> None:
     """Refuse at once, with one clear line, what cannot run (before Prefect starts)."""
     from communique.gazetteer import DEFAULT_GAZETTEER_PATH, load_gazetteer
@@ -42,7 +45,16 @@ def preflight(
     if not raw_exists:
         fail(f"raw directory {raw_dir} does not exist or is not a directory")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out = parse_location(out_dir)
+    except ImportError as exc:
+        fail(f"output directory {out_dir} cannot be written: {exc}")
+    if not out.is_local:
+        from communique.remote import working_copy
+
+        # its tables are built in a local working copy, then pushed (docs/scale-out.md)
+        out_dir = working_copy(out)
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-"):
             pass
     except OSError as exc:
@@ -75,10 +87,10 @@ path_option = click.Path(path_type=Path)
 )
 @click.option(
     "--out-dir",
-    type=path_option,
-    default=DEFAULT_OUT_DIR,
+    default=str(DEFAULT_OUT_DIR),
     show_default=True,
-    help="Folder the Parquet tables are written to.",
+    help="Folder the Parquet tables are written to: a local path or an fsspec URL such as "
+    "s3://bucket/communique (built in a local working copy, then pushed).",
 )
 @click.option(
     "--taxonomy",
@@ -137,6 +149,12 @@ def run(
     if dask_address and task_runner != "dask":
         fail("--dask-address needs --task-runner dask")
     preflight(raw_dir, out_dir, taxonomy, gazetteer)
+    if dask_address:
+        from communique.locations import parse_location
+
+        # workers write their parts into the out-dir; a URL's working copy is on this machine
+        if not parse_location(out_dir).is_local:
+            fail("--dask-address needs an --out-dir on storage the workers share (a path)")
     prefect_defaults()
     import asyncio
 

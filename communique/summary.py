@@ -34,6 +34,8 @@ class RunSummary:
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     rejects: list[dict] = field(default_factory=list)  # the first REJECTS_SHOWN
     out_dir: str = ""
+    # an output URL's local working copy (its catalog and report), else ""
+    working_copy: str = ""
 
     def run_row(self) -> dict:
         return {
@@ -131,14 +133,15 @@ def render_markdown(summary: RunSummary) -> str:
             )
     else:
         lines.append("None.")
+    local = summary.working_copy or summary.out_dir
     lines += [
         "",
         f"Tables: `{summary.out_dir}` (lexicon `{summary.taxonomy_version}`); "
-        f"SQL catalog `{summary.out_dir}/communique.duckdb` (docs/bi.md).",
+        f"SQL catalog `{local}/communique.duckdb` (docs/bi.md).",
         "",
         # The report is built on demand: it costs seconds that an incremental run need not pay.
-        f"Charts: `{summary.out_dir}/report.html`; run `communique report "
-        f"--out-dir {summary.out_dir}` to bring it up to date with this run.",
+        f"Charts: `{local}/report.html`; run `communique report "
+        f"--out-dir {local}` to bring it up to date with this run.",
     ]
     return "\n".join(lines)
 

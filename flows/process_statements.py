@@ -32,6 +32,7 @@ from communique.catalog import build_catalog
 from communique.gazetteer import DEFAULT_GAZETTEER_PATH, Gazetteer
 from communique.lexicon import DEFAULT_LEXICON_PATH, Lexicon
 from communique.locations import Location, parse_location
+from communique.remote import pull, push, working_copy
 from communique.settings import DEFAULT_BATCH_SIZE, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from communique.store import (
     SnapshotWriter,
@@ -121,24 +122,35 @@ def _batches(frame: pl.DataFrame, size: int, workers: int) -> list[pl.DataFrame]
     return [frame.slice(offset, size) for offset in range(0, frame.height, size)]
 
 
-def _existing_if_local(raw_dir: str) -> str:
-    """Refuse a local raw folder that does not exist, or a URL whose filesystem package is
-    missing, before the run starts; a missing remote folder is discover's `unreadable`."""
+def _folder_location(value: str) -> Location:
+    """The folder's Location; a URL whose filesystem package is missing is refused before
+    the run starts (fsspec's message names it: "Install s3fs to access S3")."""
     try:
-        raw = parse_location(raw_dir)
-    except ImportError as exc:  # fsspec names the package, e.g. "Install s3fs to access S3"
+        return parse_location(value)
+    except ImportError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _existing_if_local(raw_dir: str) -> str:
+    """Refuse a local raw folder that does not exist; a missing remote folder is
+    discover's `unreadable` reject."""
+    raw = _folder_location(raw_dir)
     if raw.is_local and not os.path.isdir(raw.path):
         raise ValueError(f"Path does not point to a directory: {raw_dir}")
     return raw_dir
 
 
-# A local path or an fsspec URL (s3://bucket/raw); a string in the flow's parameter schema.
-RawFolder = Annotated[
-    str,
-    BeforeValidator(lambda value: os.fspath(value) if isinstance(value, os.PathLike) else value),
-    AfterValidator(_existing_if_local),
-]
+def _known_filesystem(out_dir: str) -> str:
+    _folder_location(out_dir)
+    return out_dir
+
+
+_as_text = BeforeValidator(
+    lambda value: os.fspath(value) if isinstance(value, os.PathLike) else value
+)
+# Local paths or fsspec URLs (s3://bucket/raw); strings in the flow's parameter schema.
+RawFolder = Annotated[str, _as_text, AfterValidator(_existing_if_local)]
+OutFolder = Annotated[str, _as_text, AfterValidator(_known_filesystem)]
 
 
 @flow(
@@ -148,7 +160,7 @@ RawFolder = Annotated[
 )
 async def process_statements(
     raw_dir: RawFolder = str(DEFAULT_RAW_DIR),
-    out_dir: Path = DEFAULT_OUT_DIR,
+    out_dir: OutFolder = str(DEFAULT_OUT_DIR),
     taxonomy: FilePath | None = None,
     gazetteer: FilePath | None = None,
     full_refresh: bool = False,
@@ -158,6 +170,8 @@ async def process_statements(
 ) -> dict:
     """Turn the statements below `raw_dir` into validated tables under `out_dir`.
 
+    Either may be a local path or an fsspec URL (``s3://bucket/raw``). An output URL is
+    built in a local working copy and mirrored to the URL (`communique.remote`).
     Call it with ``asyncio.run(process_statements(...))``.
     """
     # Async only at the top: Prefect's sync flow engine joins the flow-run heartbeat
@@ -169,7 +183,7 @@ async def process_statements(
     summary = await asyncio.to_thread(
         _run,
         parse_location(raw_dir),
-        Path(out_dir).resolve(),
+        parse_location(out_dir),
         Path(taxonomy or DEFAULT_LEXICON_PATH),
         Path(gazetteer or DEFAULT_GAZETTEER_PATH),
         full_refresh,
@@ -186,7 +200,7 @@ async def process_statements(
 
 def _run(
     raw: Location,
-    out_dir: Path,
+    out: Location,
     taxonomy: Path,
     gazetteer: Path,
     full_refresh: bool,
@@ -198,7 +212,12 @@ def _run(
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
+    out_dir = out.local_path() if out.is_local else working_copy(out)
     with exclusive_lock(out_dir, lock_timeout_s):
+        if not out.is_local:
+            with phase("pull"):
+                if pulled := pull(out, out_dir):
+                    logger.info("pulled run %s from %s into %s", pulled, out, out_dir)
         writer = SnapshotWriter(out_dir, run_id)
         lexicon = None
         try:
@@ -214,11 +233,17 @@ def _run(
             version = lexicon.version if lexicon else None
             _record_failed_run(out_dir, run_id, started_at, full_refresh, version, exc)
             logger.error("run %s failed: %s", run_id, exc)
+            if not out.is_local:
+                _push_failed_run(out_dir, out)
             raise
         # The views read the stable table links, so the catalog shows the new rows as is;
         # it is rebuilt only when its tables or their columns changed.
         with phase("catalog"):
             build_catalog(out_dir)
+        if not out.is_local:
+            with phase("push"):
+                _push(out_dir, out)
+            summary = replace(summary, out_dir=out.url, working_copy=str(out_dir))
     logger.info(
         "run %s: %d files seen, %d documents written, %d unchanged, %d deleted, %d rejected; "
         "%d documents and %d paragraphs in the tables",
@@ -232,6 +257,34 @@ def _run(
         summary.paragraphs_total,
     )
     return summary
+
+
+def _push(out_dir: Path, out: Location) -> None:
+    """Mirror the published working copy to the output URL, or fail the run saying where
+    its tables are: the working copy keeps them and the next run's push sends them."""
+    try:
+        pushed = push(out_dir, out)
+    except Exception as exc:
+        raise RuntimeError(
+            f"the tables were published in the working copy {out_dir} but not at {out}: "
+            f"{type(exc).__name__}: {exc}. The next run sends them."
+        ) from exc
+    get_run_logger().info(
+        "pushed run %s to %s: %d files uploaded, %d copied on the store, %d old snapshots deleted",
+        pushed.run_id,
+        out,
+        len(pushed.uploaded),
+        len(pushed.copied),
+        len(pushed.deleted),
+    )
+
+
+def _push_failed_run(out_dir: Path, out: Location) -> None:
+    """Send the `failed` row of `runs` to the URL too, if the store can be reached."""
+    try:
+        push(out_dir, out)
+    except Exception as exc:
+        get_run_logger().warning("the failed run could not be recorded at %s: %s", out, exc)
 
 
 def _build_snapshot(
