@@ -258,19 +258,46 @@ def taxonomy_check(path: Path | None, gazetteer_path: Path | None) -> None:
 @main.command()
 @click.option(
     "--out-dir",
-    type=path_option,
-    default=DEFAULT_OUT_DIR,
+    default=str(DEFAULT_OUT_DIR),
     show_default=True,
-    help="Folder of the published tables; the report is written into it.",
+    help="Folder of the published tables, a local path or an fsspec URL; the report is "
+    "written into it.",
 )
-def report(out_dir: Path) -> None:
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for a run on the same out-dir URL's working copy.",
+)
+def report(out_dir: str, lock_timeout: float) -> None:
     """Write <out-dir>/report.html: charts of the published tables that open offline."""
-    from communique.report import write_report
-    from communique.store import current_snapshot
+    from communique.locations import parse_location
+    from communique.report import REPORT, write_report
+    from communique.store import current_snapshot, exclusive_lock
 
-    if current_snapshot(out_dir) is None:
-        fail(f"{out_dir} has no published tables: run `communique run` first")
-    click.echo(f"wrote {write_report(out_dir)}")
+    try:
+        out = parse_location(out_dir)
+    except ImportError as exc:
+        fail(f"output directory {out_dir} cannot be read: {exc}")
+    if out.is_local:
+        folder = out.local_path()
+        if current_snapshot(folder) is None:
+            fail(f"{out_dir} has no published tables: run `communique run` first")
+        click.echo(f"wrote {write_report(folder)}")
+        return
+    from communique.remote import pull, working_copy
+
+    # Drawn from the working copy, brought up to what the URL publishes, then uploaded
+    # (one PUT: readers get the old page or the new one).
+    folder = working_copy(out)
+    with exclusive_lock(folder, lock_timeout):
+        pull(out, folder)
+        if current_snapshot(folder) is None:
+            fail(f"{out_dir} has no published tables: run `communique run` first")
+        page = write_report(folder)
+        out.fs.put_file(str(page), out.child(REPORT))
+    click.echo(f"wrote {page} and {out.fs.unstrip_protocol(out.child(REPORT))}")
 
 
 @main.command()

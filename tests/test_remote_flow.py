@@ -129,3 +129,32 @@ def test_cli_refuses_a_dask_cluster_writing_into_a_url(s3_bucket, devset_raw, tm
     )
     assert result.exit_code == 1
     assert "--dask-address needs an --out-dir on storage the workers share" in result.output
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_report_of_a_url_is_drawn_and_uploaded_beside_its_tables(
+    s3_bucket, devset_raw, tmp_path, monkeypatch
+):
+    url = f"{s3_bucket}/communique"
+    out = parse_location(url)
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "machine-a"))
+    published = run(devset_raw, url)
+
+    # On another machine, whose working copy is empty.
+    env = {STATE_DIR_ENV: str(tmp_path / "machine-b")}
+    result = CliRunner().invoke(main, ["report", "--out-dir", url], env=env)
+
+    assert result.exit_code == 0, result.output
+    page = out.fs.cat_file(out.child("report.html")).decode()
+    assert page.startswith("<!DOCTYPE html>")
+    assert published["run_id"] in page
+
+
+def test_the_report_of_an_empty_url_says_there_is_nothing_yet(s3_bucket, tmp_path):
+    result = CliRunner().invoke(
+        main,
+        ["report", "--out-dir", f"{s3_bucket}/communique"],
+        env={STATE_DIR_ENV: str(tmp_path / "state")},
+    )
+    assert result.exit_code == 1
+    assert "has no published tables" in result.output
