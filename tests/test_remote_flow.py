@@ -111,6 +111,29 @@ def test_a_run_that_cannot_push_fails_and_the_next_run_sends_its_tables(
     assert runs.height == 3 and set(runs["status"]) == {"completed"}
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_a_failed_run_is_recorded_at_the_url_and_keeps_its_tables(
+    s3_bucket, devset_raw, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "machine-a"))
+    url = f"{s3_bucket}/communique"
+    out = parse_location(url)
+    run(devset_raw, url)
+    documents = comparable(read_remote_table(out, "documents"), "documents")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("this is not = = toml")
+
+    from flows.process_statements import process_statements
+
+    with pytest.raises(Exception, match="broken.toml"):
+        asyncio.run(process_statements(raw_dir=devset_raw, out_dir=url, taxonomy=broken))
+
+    runs = read_remote_table(out, "runs").sort("started_at")
+    assert runs["status"].to_list() == ["completed", "failed"]
+    assert "broken.toml" in runs["error"][1]
+    assert comparable(read_remote_table(out, "documents"), "documents").equals(documents)
+
+
 def test_cli_refuses_a_dask_cluster_writing_into_a_url(s3_bucket, devset_raw, tmp_path):
     result = CliRunner().invoke(
         main,
