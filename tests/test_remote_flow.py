@@ -26,18 +26,22 @@ def comparable(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     return frame.drop(RUN_COLUMNS.get(table, [])).sort(pl.all())
 
 
-def run(raw, out) -> dict:
+def run(raw, out, **parameters) -> dict:
     from flows.process_statements import process_statements
 
-    return asyncio.run(process_statements(raw_dir=raw, out_dir=out))
+    return asyncio.run(process_statements(raw_dir=raw, out_dir=out, **parameters))
+
+
+@pytest.fixture
+def out_url(s3_bucket, tmp_path, monkeypatch) -> str:
+    """An output folder on S3, written from "machine a" (its own working-copy folder)."""
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "machine-a"))
+    return f"{s3_bucket}/communique"
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_a_run_into_s3_publishes_the_tables_of_a_local_run(
-    s3_bucket, devset_raw, tmp_path, monkeypatch
-):
-    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "machine-a"))
-    url = f"{s3_bucket}/communique"
+def test_a_run_into_s3_publishes_the_tables_of_a_local_run(out_url, devset_raw, tmp_path):
+    url = out_url
     out = parse_location(url)
 
     local = run(devset_raw, tmp_path / "local")
@@ -59,11 +63,10 @@ def test_a_run_into_s3_publishes_the_tables_of_a_local_run(
 
 @pytest.mark.usefixtures("prefect_server")
 def test_a_second_machine_continues_incrementally_from_the_url(
-    s3_bucket, devset_raw, tmp_path, monkeypatch
+    out_url, devset_raw, tmp_path, monkeypatch
 ):
-    url = f"{s3_bucket}/communique"
+    url = out_url
     out = parse_location(url)
-    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "machine-a"))
     first = run(devset_raw, url)
 
     # Another machine: an empty working copy. One statement is added meanwhile.
@@ -81,12 +84,11 @@ def test_a_second_machine_continues_incrementally_from_the_url(
 
 @pytest.mark.usefixtures("prefect_server")
 def test_a_run_that_cannot_push_fails_and_the_next_run_sends_its_tables(
-    s3_bucket, devset_raw, tmp_path, monkeypatch
+    out_url, devset_raw, monkeypatch
 ):
     from communique import remote
 
-    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "machine-a"))
-    url = f"{s3_bucket}/communique"
+    url = out_url
     out = parse_location(url)
     first = run(devset_raw, url)
 
@@ -112,21 +114,16 @@ def test_a_run_that_cannot_push_fails_and_the_next_run_sends_its_tables(
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_a_failed_run_is_recorded_at_the_url_and_keeps_its_tables(
-    s3_bucket, devset_raw, tmp_path, monkeypatch
-):
-    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "machine-a"))
-    url = f"{s3_bucket}/communique"
+def test_a_failed_run_is_recorded_at_the_url_and_keeps_its_tables(out_url, devset_raw, tmp_path):
+    url = out_url
     out = parse_location(url)
     run(devset_raw, url)
     documents = comparable(read_remote_table(out, "documents"), "documents")
     broken = tmp_path / "broken.toml"
     broken.write_text("this is not = = toml")
 
-    from flows.process_statements import process_statements
-
     with pytest.raises(Exception, match="broken.toml"):
-        asyncio.run(process_statements(raw_dir=devset_raw, out_dir=url, taxonomy=broken))
+        run(devset_raw, url, taxonomy=broken)
 
     runs = read_remote_table(out, "runs").sort("started_at")
     assert runs["status"].to_list() == ["completed", "failed"]
@@ -155,12 +152,9 @@ def test_cli_refuses_a_dask_cluster_writing_into_a_url(s3_bucket, devset_raw, tm
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_the_report_of_a_url_is_drawn_and_uploaded_beside_its_tables(
-    s3_bucket, devset_raw, tmp_path, monkeypatch
-):
-    url = f"{s3_bucket}/communique"
+def test_the_report_of_a_url_is_drawn_and_uploaded_beside_its_tables(out_url, devset_raw, tmp_path):
+    url = out_url
     out = parse_location(url)
-    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "machine-a"))
     published = run(devset_raw, url)
 
     # On another machine, whose working copy is empty.
