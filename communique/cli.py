@@ -7,10 +7,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from communique.settings import DEFAULT_BATCH_SIZE, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
+
+if TYPE_CHECKING:
+    from communique.locations import Location
 
 
 def prefect_defaults() -> None:
@@ -31,8 +35,9 @@ def preflight(
     out_dir: str | Path,
     taxonomy: Path | None,
     gazetteer: Path | None = None,
-) -> None:
-    """Refuse at once, with one clear line, what cannot run (before Prefect starts)."""
+) -> Location:
+    """Refuse at once, with one clear line, what cannot run (before Prefect starts);
+    return the output folder's Location."""
     from communique.gazetteer import DEFAULT_GAZETTEER_PATH, load_gazetteer
     from communique.lexicon import DEFAULT_LEXICON_PATH, LexiconError, load_lexicon
     from communique.locations import parse_location
@@ -67,6 +72,7 @@ def preflight(
         load_gazetteer(gazetteer or DEFAULT_GAZETTEER_PATH)
     except (LexiconError, OSError) as exc:  # GazetteerError is a LexiconError
         fail(f"gazetteer {gazetteer or DEFAULT_GAZETTEER_PATH} is broken:\n{exc}")
+    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -148,13 +154,10 @@ def run(
     """Run the process-statements flow once and print a summary."""
     if dask_address and task_runner != "dask":
         fail("--dask-address needs --task-runner dask")
-    preflight(raw_dir, out_dir, taxonomy, gazetteer)
-    if dask_address:
-        from communique.locations import parse_location
-
-        # workers write their parts into the out-dir; a URL's working copy is on this machine
-        if not parse_location(out_dir).is_local:
-            fail("--dask-address needs an --out-dir on storage the workers share (a path)")
+    out = preflight(raw_dir, out_dir, taxonomy, gazetteer)
+    # workers write their parts into the out-dir; a URL's working copy is on this machine
+    if dask_address and not out.is_local:
+        fail("--dask-address needs an --out-dir on storage the workers share (a path)")
     prefect_defaults()
     import asyncio
 
