@@ -16,7 +16,6 @@ compares them with the flow's targets.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,15 +25,8 @@ import polars as pl
 from benchmarks.run_benchmark import corpus_for
 from communique.gazetteer import KINDS, load_gazetteer
 from communique.lexicon import load_lexicon
-
-
-def _files(root: Path) -> list[str]:
-    return sorted(
-        os.path.join(folder, name)
-        for folder, _, names in os.walk(root)
-        for name in names
-        if name.endswith((".txt", ".md", ".html"))
-    )
+from communique.locations import parse_location
+from tasks.discover import discover
 
 
 def _read(paths: list[str]) -> list[bytes]:
@@ -58,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     lexicon, gazetteer = load_lexicon(), load_gazetteer()
     regexes = [lexicon.theme_regex(t) for t in lexicon.themes]
     regexes += [gazetteer.kind_regex(kind) for kind in KINDS]
-    paths = _files(corpus)
+    files, _ = discover(parse_location(corpus))  # listing is not part of the floor
+    paths = files.get_column("path").to_list()
     out = Path(tempfile.mkdtemp()) / "lines.parquet"
 
     steps: dict[str, tuple[float, float]] = {}
